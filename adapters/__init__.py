@@ -1,0 +1,1 @@
+"""Platform adapters: each chat surface runs as its own process and drives the engine."""

@@ -1,0 +1,117 @@
+"""Settings read from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Backend = Literal["gemini", "openai", "local"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Every knob tertulia reads. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        # `.env.example` copies leave `KEY=` lines: those mean "unset", not "".
+        env_ignore_empty=True,
+    )
+
+    # Engine and storage
+    backend: Backend | None = Field(None, alias="TERTULIA_BACKEND")
+    db: Path = Field(Path("data/tertulia.db"), alias="TERTULIA_DB")
+    context_tokens: int = Field(3000, alias="TERTULIA_CONTEXT_TOKENS", gt=0)
+    max_input_chars: int = Field(16000, alias="TERTULIA_MAX_INPUT_CHARS", gt=0)
+    default_lang: Literal["en", "es"] = Field("en", alias="TERTULIA_LANG")
+    default_persona: str = Field("assistant", alias="TERTULIA_PERSONA")
+    admins: str = Field("", alias="TERTULIA_ADMINS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", alias="TERTULIA_LOG_LEVEL"
+    )
+    model_timeout: float = Field(60.0, alias="TERTULIA_MODEL_TIMEOUT", gt=0)
+    model_retries: int = Field(4, alias="TERTULIA_MODEL_RETRIES", ge=0, le=10)
+    max_output_tokens: int = Field(1024, alias="TERTULIA_MAX_OUTPUT_TOKENS", gt=0)
+
+    # Local model (llama-cpp-python)
+    local_model: Path | None = Field(None, alias="TERTULIA_LOCAL_MODEL")
+    local_context: int = Field(2048, alias="TERTULIA_LOCAL_CONTEXT", ge=256)
+    local_threads: int | None = Field(None, alias="TERTULIA_LOCAL_THREADS", gt=0)
+
+    # Gemini (google-genai)
+    gemini_api_key: SecretStr | None = Field(None, alias="GEMINI_API_KEY")
+    gemini_model: str = Field("gemini-flash-latest", alias="GEMINI_MODEL", min_length=1)
+    gemini_base_url: str | None = Field(None, alias="GEMINI_BASE_URL")
+
+    # OpenAI-compatible (openai SDK)
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL", min_length=1)
+
+    # Telegram (python-telegram-bot)
+    telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str | None = Field(None, alias="TELEGRAM_API_BASE_URL")
+    telegram_webhook_url: str | None = Field(None, alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_webhook_listen: str = Field("0.0.0.0", alias="TELEGRAM_WEBHOOK_LISTEN")
+    telegram_webhook_port: int = Field(8443, alias="TELEGRAM_WEBHOOK_PORT", gt=0, lt=65536)
+
+    # Discord (discord.py)
+    discord_bot_token: SecretStr | None = Field(None, alias="DISCORD_BOT_TOKEN")
+    discord_api_base_url: str | None = Field(None, alias="DISCORD_API_BASE_URL")
+    discord_gateway_url: str | None = Field(None, alias="DISCORD_GATEWAY_URL")
+    discord_dev_guild: int | None = Field(None, alias="DISCORD_DEV_GUILD")
+
+    # Edit throttle for streamed replies, per reply (seconds).
+    edit_interval: float = Field(1.0, alias="TERTULIA_EDIT_INTERVAL", ge=0)
+
+    def chosen_backend(self) -> Backend:
+        """The backend to use: the explicit setting, else the first one configured."""
+        if self.backend:
+            return self.backend
+        if self.gemini_api_key:
+            return "gemini"
+        if self.openai_api_key or self.openai_base_url:
+            return "openai"
+        return "local"
+
+    def admin_ids(self) -> frozenset[str]:
+        """Admins as `platform:user_id` strings (e.g. `telegram:42`)."""
+        return frozenset(a.strip() for a in self.admins.split(",") if a.strip())
+
+    def check_backend(self) -> None:
+        """Fail when the chosen backend or persona lacks what it needs."""
+        from config.personas import load_personas
+
+        if self.default_persona not in load_personas():
+            raise SettingsError(
+                f"TERTULIA_PERSONA: no persona called {self.default_persona!r}"
+            )
+        backend = self.chosen_backend()
+        if backend == "gemini" and not self.gemini_api_key:
+            raise SettingsError("GEMINI_API_KEY is required when TERTULIA_BACKEND=gemini")
+        if backend == "local" and self.local_model and not self.local_model.is_file():
+            raise SettingsError(f"TERTULIA_LOCAL_MODEL: no GGUF file at {self.local_model}")
+
+
+def load_settings(env_file: str | Path | None = ".env") -> Settings:
+    """Read and validate settings, raising SettingsError with one line naming the variable."""
+    try:
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        field = Settings.model_fields.get(name)
+        variable = field.alias if field and field.alias else name
+        raise SettingsError(f"{variable}: {err['msg']}") from None
+    settings.check_backend()
+    return settings

@@ -1,0 +1,1 @@
+"""The SQLite memory: one aiosqlite connection per process, migrations and queries."""

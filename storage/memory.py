@@ -1,0 +1,301 @@
+"""Per-user conversation memory on SQLite: users, conversations and messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+# Statuses a message row can have. Only 'ok' rows are ever fed back to a model.
+OK, PENDING, FAILED, BLOCKED, INTERRUPTED, REJECTED, COMMAND = (
+    "ok",
+    "pending",
+    "failed",
+    "blocked",
+    "interrupted",
+    "rejected",
+    "command",
+)
+
+# The context window: newest usable turns of one conversation, read through messages_window.
+WINDOW_SQL = (
+    "SELECT role, text, tokens FROM messages"
+    " WHERE user_id = ? AND conversation_id = ? AND status = 'ok'"
+    " ORDER BY id DESC LIMIT ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A person on one platform, with their own choices."""
+
+    id: int
+    platform: str
+    platform_user_id: str
+    lang: str | None
+    persona: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """Where an incoming message was stored."""
+
+    user: UserRecord
+    conversation_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    """One stored turn as the context builder sees it."""
+
+    role: str
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One stored message, with its status, as history shows it."""
+
+    id: int
+    role: str
+    text: str
+    status: str
+    conversation_id: int
+    created_at: float
+
+
+class SqliteMemory:
+    """One long-lived aiosqlite connection; every user-scoped query takes the user's id."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: aiosqlite.Connection | None = None
+        # One connection serves every task of the process: transactions must not interleave.
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer waits for
+        # the lock up front (busy timeout) instead of failing on a lock upgrade mid-way.
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+        await migrate(conn)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> SqliteMemory:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("SqliteMemory is not open")
+        return self._conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self.conn
+        async with self._write_lock:
+            # IMMEDIATE takes the file's write lock first: two adapter processes share it.
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def ingest(
+        self,
+        *,
+        platform: str,
+        platform_user_id: str,
+        display_name: str,
+        chat_id: str,
+        platform_message_id: str | None,
+        text: str,
+        status: str,
+        tokens: int = 0,
+        images: int = 0,
+    ) -> Ingested | None:
+        """Store an incoming user message; None when this platform message is already stored."""
+        now = time.time()
+        async with self._write() as conn:
+            row = await self._one(
+                "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id)"
+                " DO UPDATE SET display_name = excluded.display_name"
+                " RETURNING id, lang, persona",
+                (platform, platform_user_id, display_name, now),
+            )
+            user = UserRecord(row[0], platform, platform_user_id, row[1], row[2])
+            conversation_id = await self._active_conversation(conn, user.id, chat_id, now)
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO messages (user_id, conversation_id, chat_id, role, text,"
+                " status, tokens, images, created_at, platform_message_id)"
+                " VALUES (?, ?, ?, 'user', ?, ?, ?, ?, ?, ?)",
+                (
+                    user.id,
+                    conversation_id,
+                    chat_id,
+                    text,
+                    status,
+                    tokens,
+                    images,
+                    now,
+                    platform_message_id,
+                ),
+            )
+            if cur.rowcount == 0:
+                return None
+            message_id = cur.lastrowid
+        assert message_id is not None
+        return Ingested(user, conversation_id, message_id)
+
+    async def _active_conversation(
+        self, conn: aiosqlite.Connection, user_id: int, chat_id: str, now: float
+    ) -> int:
+        row = await self._one(
+            "SELECT id FROM conversations WHERE user_id = ? AND chat_id = ? AND active = 1",
+            (user_id, chat_id),
+        )
+        if row is not None:
+            return int(row[0])
+        cur = await conn.execute(
+            "INSERT INTO conversations (user_id, chat_id, started_at) VALUES (?, ?, ?)",
+            (user_id, chat_id, now),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    async def window(
+        self, user_id: int, conversation_id: int, *, max_turns: int = 200
+    ) -> list[StoredTurn]:
+        """The newest usable turns of one conversation, newest first (an indexed read)."""
+        async with self.conn.execute(WINDOW_SQL, (user_id, conversation_id, max_turns)) as cur:
+            rows = await cur.fetchall()
+        return [StoredTurn(r[0], r[1], r[2]) for r in rows]
+
+    async def complete(
+        self,
+        user_id: int,
+        ingested: Ingested,
+        *,
+        reply: str,
+        status: str,
+        tokens: int,
+        first_token_ms: int | None,
+        latency_ms: int,
+    ) -> None:
+        """Record the model's turn and settle the user's turn to the same status."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE messages SET status = ? WHERE id = ? AND user_id = ?",
+                (status, ingested.message_id, user_id),
+            )
+            await conn.execute(
+                "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, status,"
+                " tokens, created_at, first_token_ms, latency_ms)"
+                " SELECT user_id, conversation_id, chat_id, 'assistant', ?, ?, ?, ?, ?, ?"
+                " FROM messages WHERE id = ? AND user_id = ?",
+                (
+                    reply,
+                    status,
+                    tokens,
+                    time.time(),
+                    first_token_ms,
+                    latency_ms,
+                    ingested.message_id,
+                    user_id,
+                ),
+            )
+
+    async def new_conversation(self, user_id: int, chat_id: str) -> int:
+        """Close the active conversation in this chat (it is kept) and open a new one."""
+        async with self._write() as conn:
+            await conn.execute(
+                "UPDATE conversations SET active = 0"
+                " WHERE user_id = ? AND chat_id = ? AND active = 1",
+                (user_id, chat_id),
+            )
+            return await self._active_conversation(conn, user_id, chat_id, time.time())
+
+    async def set_lang(self, user_id: int, lang: str | None) -> None:
+        async with self._write() as conn:
+            await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+
+    async def set_persona(self, user_id: int, persona: str) -> None:
+        async with self._write() as conn:
+            await conn.execute("UPDATE users SET persona = ? WHERE id = ?", (persona, user_id))
+
+    async def forget(self, user_id: int) -> int:
+        """Erase the user, their conversations and messages; return how many messages went."""
+        async with self._write() as conn:
+            row = await self._one("SELECT count(*) FROM messages WHERE user_id = ?", (user_id,))
+            # ON DELETE CASCADE removes conversations and messages with the user row.
+            await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        return int(row[0])
+
+    async def find_user(self, platform: str, platform_user_id: str) -> UserRecord | None:
+        row = await self._one(
+            "SELECT id, lang, persona FROM users WHERE platform = ? AND platform_user_id = ?",
+            (platform, platform_user_id),
+        )
+        if row is None:
+            return None
+        return UserRecord(row[0], platform, platform_user_id, row[1], row[2])
+
+    async def history(
+        self, user_id: int, chat_id: str | None = None, *, limit: int = 100
+    ) -> list[StoredMessage]:
+        """This user's messages, oldest first (optionally in one chat only)."""
+        sql = (
+            "SELECT id, role, text, status, conversation_id, created_at FROM messages"
+            " WHERE user_id = ?"
+        )
+        params: tuple[Any, ...] = (user_id,)
+        if chat_id is not None:
+            sql += " AND chat_id = ?"
+            params += (chat_id,)
+        sql += " ORDER BY id DESC LIMIT ?"
+        async with self.conn.execute(sql, (*params, limit)) as cur:
+            rows = await cur.fetchall()
+        return [StoredMessage(*r) for r in reversed(list(rows))]
+
+    async def stats(self) -> dict[str, int]:
+        """Counts across all users (admin only)."""
+        row = await self._one(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM conversations),"
+            " (SELECT count(*) FROM messages)",
+            (),
+        )
+        return {"users": row[0], "conversations": row[1], "messages": row[2]}

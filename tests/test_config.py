@@ -1,0 +1,77 @@
+"""Settings: defaults, backend choice, and one-line errors naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_")):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_pick_the_local_model(tmp_path):
+    settings = load_settings(tmp_path / "missing.env")
+    assert settings.chosen_backend() == "local"
+    assert str(settings.db) == "data/tertulia.db"
+
+
+def test_backend_is_chosen_from_keys(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    assert load_settings(None).chosen_backend() == "openai"
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    assert load_settings(None).chosen_backend() == "gemini"
+    monkeypatch.setenv("TERTULIA_BACKEND", "local")
+    assert load_settings(None).chosen_backend() == "local"
+
+
+def test_dotenv_file_is_read_and_blank_lines_mean_unset(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("TERTULIA_CONTEXT_TOKENS=\nTERTULIA_LANG=es\nTERTULIA_DB=/tmp/x.db\n")
+    settings = load_settings(env)
+    assert settings.default_lang == "es" and settings.context_tokens == 3000
+    assert str(settings.db) == "/tmp/x.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TERTULIA_BACKEND", "claude"),
+        ("TERTULIA_CONTEXT_TOKENS", "-5"),
+        ("TERTULIA_LANG", "fr"),
+        ("TELEGRAM_WEBHOOK_PORT", "99999"),
+    ],
+)
+def test_a_bad_value_names_its_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"^{name}"):
+        load_settings(None)
+
+
+def test_gemini_backend_without_key_is_an_error(monkeypatch):
+    monkeypatch.setenv("TERTULIA_BACKEND", "gemini")
+    with pytest.raises(SettingsError, match="GEMINI_API_KEY"):
+        load_settings(None)
+
+
+def test_missing_gguf_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("TERTULIA_LOCAL_MODEL", str(tmp_path / "nope.gguf"))
+    with pytest.raises(SettingsError, match="TERTULIA_LOCAL_MODEL"):
+        load_settings(None)
+
+
+def test_unknown_default_persona_is_an_error(monkeypatch):
+    monkeypatch.setenv("TERTULIA_PERSONA", "pirate")
+    with pytest.raises(SettingsError, match="TERTULIA_PERSONA"):
+        load_settings(None)
+
+
+def test_secrets_are_not_shown_in_repr(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "super-secret-key")
+    assert "super-secret-key" not in repr(load_settings(None))
