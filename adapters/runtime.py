@@ -71,6 +71,10 @@ async def open_runtime(
     async with SqliteMemory(settings.db) as memory:
         model = model or build_model(settings)
         try:
+            # Backends with heavy start-up (the local GGUF) load once, here, not per message.
+            load = getattr(model, "load", None)
+            if load is not None:
+                await load()
             engine = Engine(
                 memory,
                 model,

@@ -130,9 +130,15 @@ class SqliteMemory:
                 raise
             await conn.execute("COMMIT")
 
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        # execute_fetchall runs and finishes the statement in one hop to the worker thread:
+        # a half-read cursor would hold a stale read snapshot, and another task's
+        # BEGIN IMMEDIATE on this connection would then fail at once with SQLITE_BUSY.
+        return list(await self.conn.execute_fetchall(sql, params))
+
     async def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
-        async with self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def ingest(
         self,
@@ -201,8 +207,7 @@ class SqliteMemory:
         self, user_id: int, conversation_id: int, *, max_turns: int = 200
     ) -> list[StoredTurn]:
         """The newest usable turns of one conversation, newest first (an indexed read)."""
-        async with self.conn.execute(WINDOW_SQL, (user_id, conversation_id, max_turns)) as cur:
-            rows = await cur.fetchall()
+        rows = await self._all(WINDOW_SQL, (user_id, conversation_id, max_turns))
         return [StoredTurn(r[0], r[1], r[2]) for r in rows]
 
     async def complete(
@@ -287,9 +292,8 @@ class SqliteMemory:
             sql += " AND chat_id = ?"
             params += (chat_id,)
         sql += " ORDER BY id DESC LIMIT ?"
-        async with self.conn.execute(sql, (*params, limit)) as cur:
-            rows = await cur.fetchall()
-        return [StoredMessage(*r) for r in reversed(list(rows))]
+        rows = await self._all(sql, (*params, limit))
+        return [StoredMessage(*r) for r in reversed(rows)]
 
     async def stats(self) -> dict[str, int]:
         """Counts across all users (admin only)."""

@@ -74,11 +74,10 @@ async def migrate(conn: aiosqlite.Connection) -> list[str]:
         # and the second must see the first one's record instead of applying the step again.
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            async with conn.execute(
+            done = await conn.execute_fetchall(
                 "SELECT 1 FROM schema_migrations WHERE name = ?", (name,)
-            ) as cur:
-                done = await cur.fetchone()
-            if done is None:
+            )
+            if not done:
                 for statement in _statements(sql):
                     await conn.execute(statement)
                 await conn.execute(
