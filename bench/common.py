@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from bot.models import rough_tokens
 from bot.types import Turn
@@ -23,7 +23,7 @@ class InstantModel:
     def estimate_tokens(self, text: str) -> int:
         return rough_tokens(text)
 
-    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncIterator[str]:
+    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
         yield self.reply
 
     async def aclose(self) -> None:

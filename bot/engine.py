@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 
 from bot import context
@@ -79,7 +79,7 @@ class Engine:
             self._locks[key] = lock
         return lock
 
-    async def reply(self, msg: IncomingMessage) -> AsyncIterator[str]:
+    async def reply(self, msg: IncomingMessage) -> AsyncGenerator[str, None]:
         """Yield the reply in pieces; nothing for an empty or already-answered message."""
         text = msg.text.strip()
         if not text and not msg.images and not msg.unsupported:
@@ -157,7 +157,7 @@ class Engine:
 
     async def _generate(
         self, msg: IncomingMessage, ingested: Ingested, text: str, lang: str
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         user = ingested.user
         persona = self.personas.get(user.persona or "") or self.personas[self.default_persona]
         system = context.system_prompt(persona.prompt, lang)

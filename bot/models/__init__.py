@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 from bot.types import Turn
@@ -28,7 +28,7 @@ class ChatModel(Protocol):
     accepts_images: bool
     context_tokens: int
 
-    def stream(self, system: str, turns: Sequence[Turn]) -> AsyncIterator[str]:
+    def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
         """Yield the reply's text in chunks as the model produces it."""
         ...
 

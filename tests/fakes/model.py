@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from bot.models import ModelError, rough_tokens
 from bot.types import Turn
@@ -40,7 +40,7 @@ class FakeModel:
     def estimate_tokens(self, text: str) -> int:
         return rough_tokens(text)
 
-    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncIterator[str]:
+    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
         self.calls.append((system, list(turns)))
         answer: str | Exception
         if self.queue:
