@@ -1,0 +1,321 @@
+"""The Gemini backend: streams replies from Google's Gemini API with google-genai."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import random
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any
+
+from google import genai
+from google.genai import errors, types
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
+
+from bot.models import ModelBlocked, ModelError, ModelUnavailable, rough_tokens
+from bot.types import Turn
+
+log = logging.getLogger(__name__)
+
+# Longest matching prefix wins; a model name we do not know gets the safe default.
+_CONTEXT_WINDOWS: dict[str, int] = {
+    "gemini-1.0-pro": 30_720,
+    "gemini-1.5-pro": 2_097_152,
+    "gemini-1.5-flash": 1_048_576,
+    "gemini-2": 1_048_576,
+    "gemini-3": 1_048_576,
+    "gemini-flash": 1_048_576,
+    "gemini-pro": 1_048_576,
+    "gemma-3n": 32_768,
+    "gemma-3": 131_072,
+}
+DEFAULT_CONTEXT_TOKENS = 32_768
+
+# Finish reasons that mean the provider withheld the answer.
+_BLOCKING = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"})
+# 408 and 429 are worth another try; so is every 5xx.
+_RETRYABLE_4XX = frozenset({408, 429})
+# A user is waiting: never sleep longer than this between attempts. A server asking for
+# more (a spent daily quota) gets no retry at all: an early retry only burns quota.
+MAX_RETRY_DELAY = 30.0
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    # google-genai talks through aiohttp when it is installed (discord.py always installs
+    # it) and through httpx otherwise; both families mean "the network failed, retry".
+    found: list[type[BaseException]] = [TimeoutError, ConnectionError]
+    try:
+        import aiohttp
+
+        found += [aiohttp.ClientConnectionError, aiohttp.ClientPayloadError]
+    except ImportError:  # pragma: no cover - aiohttp comes with discord.py
+        pass
+    for name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(name)
+            found.append(module.TransportError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
+# What a request can fail with that we turn into ModelError/ModelUnavailable.
+_REQUEST_ERRORS: tuple[type[BaseException], ...] = (errors.APIError, *_TRANSPORT_ERRORS)
+
+
+def context_window(model: str) -> int:
+    """The model's context size in tokens, from its name; unknown names get a safe default."""
+    name = model.removeprefix("models/")
+    best = max((p for p in _CONTEXT_WINDOWS if name.startswith(p)), key=len, default=None)
+    return _CONTEXT_WINDOWS[best] if best else DEFAULT_CONTEXT_TOKENS
+
+
+class GeminiModel:
+    """A ChatModel backed by one long-lived google-genai client."""
+
+    backend = "gemini"
+    accepts_images = True
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str = "gemini-flash-latest",
+        *,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 4,
+        max_output_tokens: int = 1024,
+        backoff: float = 1.0,
+        total_timeout: float = 300.0,
+    ) -> None:
+        self.model = model
+        self.context_tokens = context_window(model)
+        self._api_key = api_key
+        self._timeout = timeout
+        self._retries = max(0, retries)
+        self._backoff = backoff
+        self._max_output_tokens = max_output_tokens
+        self._backoff_wait = wait_exponential_jitter(
+            initial=backoff, max=MAX_RETRY_DELAY, jitter=backoff
+        )
+        self._closed = False
+        # aiohttp applies HttpOptions.timeout to the whole response, body included, so it
+        # bounds a full answer; `timeout` (first chunk, gaps between chunks) is ours.
+        # retry_options with one attempt stops the SDK's own hidden retries: we own them.
+        self._client = genai.Client(
+            api_key=api_key,
+            http_options=types.HttpOptions(
+                base_url=base_url,
+                timeout=int(max(timeout, total_timeout) * 1000),
+                retry_options=types.HttpRetryOptions(attempts=1),
+            ),
+        )
+
+    def estimate_tokens(self, text: str) -> int:
+        """A cheap estimate: counting exactly would cost a request per message."""
+        return rough_tokens(text)
+
+    async def aclose(self) -> None:
+        """Close the client's HTTP sessions; call once at shutdown."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._client.aio.aclose()
+        self._client.close()
+
+    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
+        """Yield the reply in chunks; retry transient failures only before the first text."""
+        contents = [c for c in (_content(t) for t in turns) if c is not None]
+        config = types.GenerateContentConfig(
+            system_instruction=system or None,
+            max_output_tokens=self._max_output_tokens,
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            # The SDK's continuation may resume from a checkpoint behind text we already
+            # yielded; a duplicated sentence is worse than a failed turn.
+            automatic_continuation=False,
+        )
+        responses: AsyncIterator[types.GenerateContentResponse] | None = None
+        try:
+            try:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self._retries + 1) | _ServerWantsTooLong(),
+                    wait=self._wait,
+                    retry=retry_if_exception(_is_transient),
+                    before_sleep=self._log_retry,
+                    reraise=True,
+                ):
+                    with attempt:
+                        responses, first = await self._open(contents, config)
+            except _REQUEST_ERRORS as exc:
+                raise self._failure(exc) from exc
+            assert responses is not None  # the successful attempt set it
+            yield first
+            # From here on text has reached the user: a failure ends the turn, never a retry.
+            while True:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        response = await anext(responses)
+                except StopAsyncIteration:
+                    break
+                except _REQUEST_ERRORS as exc:
+                    raise self._failure(exc) from exc
+                text = _text(response)
+                if text:
+                    yield text
+        finally:
+            await _close(responses)
+
+    async def _open(
+        self, contents: list[types.Content], config: types.GenerateContentConfig
+    ) -> tuple[AsyncIterator[types.GenerateContentResponse], str]:
+        """Start a request and read up to its first text (errors surface on the first read)."""
+        responses: AsyncIterator[types.GenerateContentResponse] | None = None
+        finish = ""
+        try:
+            async with asyncio.timeout(self._timeout):
+                responses = await self._client.aio.models.generate_content_stream(
+                    model=self.model, contents=contents, config=config
+                )
+            while True:
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        response = await anext(responses)
+                except StopAsyncIteration:
+                    break
+                finish = _finish_reason(response) or finish
+                text = _text(response)
+                if text:
+                    return responses, text
+        except BaseException:
+            await _close(responses)
+            raise
+        await _close(responses)
+        if finish == "MAX_TOKENS":
+            raise ModelError("Gemini used its whole output budget before writing any text")
+        raise ModelError("Gemini returned an empty answer")
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        server = _retry_delay(exc)
+        if server is None:
+            return float(self._backoff_wait(state))
+        # Honour the server's delay, plus up to 10% so waiting users do not stampede.
+        return min(server * random.uniform(1.0, 1.1), MAX_RETRY_DELAY)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "Gemini %s: retrying in %.2fs (attempt %d of %d)",
+            self._reason(exc),
+            delay,
+            state.attempt_number + 1,
+            self._retries + 1,
+        )
+
+    def _reason(self, exc: BaseException | None) -> str:
+        # Servers have been known to echo the request's key back in an error message.
+        reason = _describe(exc)
+        return reason.replace(self._api_key, "***") if self._api_key else reason
+
+    def _failure(self, exc: BaseException) -> ModelError:
+        if _is_transient(exc):
+            return ModelUnavailable(f"Gemini unavailable: {self._reason(exc)}")
+        return ModelError(f"Gemini refused the request: {self._reason(exc)}")
+
+
+def _content(turn: Turn) -> types.Content | None:
+    # Images before the text: Google's advice for single-image prompts.
+    parts = [types.Part.from_bytes(data=i.data, mime_type=i.mime_type) for i in turn.images]
+    if turn.text:
+        parts.append(types.Part.from_text(text=turn.text))
+    if not parts:
+        return None  # the API rejects a turn with no parts
+    return types.Content(role="model" if turn.role == "assistant" else "user", parts=parts)
+
+
+def _finish_reason(response: types.GenerateContentResponse) -> str:
+    if not response.candidates or response.candidates[0].finish_reason is None:
+        return ""
+    reason: Any = response.candidates[0].finish_reason
+    return str(getattr(reason, "value", reason))
+
+
+def _text(response: types.GenerateContentResponse) -> str:
+    """The answer text in one streamed response; raises ModelBlocked on a refusal."""
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason is not None:
+        reason = getattr(feedback.block_reason, "value", feedback.block_reason)
+        raise ModelBlocked(f"Gemini blocked the prompt ({reason})")
+    finish = _finish_reason(response)
+    if finish in _BLOCKING:
+        # Even after streamed text: the engine records the turn as failed.
+        raise ModelBlocked(f"Gemini withheld the answer ({finish})")
+    if not response.candidates:
+        return ""
+    content = response.candidates[0].content
+    if content is None or not content.parts:
+        return ""
+    # Thought summaries are the model's scratchpad, not the reply.
+    return "".join(p.text for p in content.parts if p.text and not p.thought)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, errors.APIError):
+        code = exc.code or 0
+        return code in _RETRYABLE_4XX or code >= 500
+    return isinstance(exc, _TRANSPORT_ERRORS)
+
+
+class _ServerWantsTooLong(stop_base):
+    """Stop when the server's RetryInfo asks for a longer wait than a user will sit through."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        delay = _retry_delay(exc)
+        return delay is not None and delay > MAX_RETRY_DELAY
+
+
+def _retry_delay(exc: BaseException | None) -> float | None:
+    """The server's RetryInfo `retryDelay` in seconds, when the error carries one."""
+    if not isinstance(exc, errors.APIError) or not isinstance(exc.details, dict):
+        return None
+    body = exc.details.get("error", exc.details)
+    details = body.get("details") if isinstance(body, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
+            match = _DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _describe(exc: BaseException | None) -> str:
+    """A short reason for logs and errors: codes and the server's message, never a body."""
+    if isinstance(exc, errors.APIError):
+        message = (exc.message or "").strip()
+        return f"{exc.code} {exc.status or ''}: {message[:200]}".strip(": ")
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return type(exc).__name__ if exc is not None else "unknown error"
+
+
+async def _close(responses: AsyncIterator[Any] | None) -> None:
+    # Closing the SDK's generator releases the HTTP connection now rather than at GC.
+    aclose = getattr(responses, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # the stream already failed; its error is the one that matters
+            log.debug("closing the Gemini stream failed", exc_info=True)
