@@ -140,6 +140,16 @@ class SqliteMemory:
         rows = await self._all(sql, params)
         return rows[0] if rows else None
 
+    async def _statement(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Run one write statement as its own transaction, in one hop to the worker thread.
+
+        Single statements need no BEGIN IMMEDIATE: a fresh autocommit write waits on the
+        busy timeout like one. Holding the process's write lock for one hop only keeps a
+        burst of chats from queueing behind each other's round trips.
+        """
+        async with self._write_lock:
+            return await self._all(sql, params)
+
     async def ingest(
         self,
         *,
@@ -155,53 +165,33 @@ class SqliteMemory:
     ) -> Ingested | None:
         """Store an incoming user message; None when this platform message is already stored."""
         now = time.time()
-        async with self._write() as conn:
-            row = await self._one(
-                "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id)"
-                " DO UPDATE SET display_name = excluded.display_name"
-                " RETURNING id, lang, persona",
-                (platform, platform_user_id, display_name, now),
-            )
-            user = UserRecord(row[0], platform, platform_user_id, row[1], row[2])
-            conversation_id = await self._active_conversation(conn, user.id, chat_id, now)
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO messages (user_id, conversation_id, chat_id, role, text,"
-                " status, tokens, images, created_at, platform_message_id)"
-                " VALUES (?, ?, ?, 'user', ?, ?, ?, ?, ?, ?)",
-                (
-                    user.id,
-                    conversation_id,
-                    chat_id,
-                    text,
-                    status,
-                    tokens,
-                    images,
-                    now,
-                    platform_message_id,
-                ),
-            )
-            if cur.rowcount == 0:
-                return None
-            message_id = cur.lastrowid
-        assert message_id is not None
-        return Ingested(user, conversation_id, message_id)
-
-    async def _active_conversation(
-        self, conn: aiosqlite.Connection, user_id: int, chat_id: str, now: float
-    ) -> int:
-        row = await self._one(
-            "SELECT id FROM conversations WHERE user_id = ? AND chat_id = ? AND active = 1",
-            (user_id, chat_id),
+        (row,) = await self._statement(
+            "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id)"
+            " DO UPDATE SET display_name = excluded.display_name"
+            " RETURNING id, lang, persona",
+            (platform, platform_user_id, display_name, now),
         )
-        if row is not None:
-            return int(row[0])
-        cur = await conn.execute(
-            "INSERT INTO conversations (user_id, chat_id, started_at) VALUES (?, ?, ?)",
-            (user_id, chat_id, now),
+        user = UserRecord(row[0], platform, platform_user_id, row[1], row[2])
+        # The partial unique index allows one active conversation per user and chat:
+        # this upsert returns it, creating it on the first message.
+        (conv,) = await self._statement(
+            "INSERT INTO conversations (user_id, chat_id, started_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id, chat_id) WHERE active = 1 DO UPDATE SET active = 1"
+            " RETURNING id",
+            (user.id, chat_id, now),
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        stored = await self._statement(
+            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, status,"
+            " tokens, images, created_at, platform_message_id)"
+            " VALUES (?, ?, ?, 'user', ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (user_id, chat_id, platform_message_id)"
+            " WHERE platform_message_id IS NOT NULL DO NOTHING RETURNING id",
+            (user.id, conv[0], chat_id, text, status, tokens, images, now, platform_message_id),
+        )
+        if not stored:
+            return None
+        return Ingested(user, conv[0], stored[0][0])
 
     async def window(
         self, user_id: int, conversation_id: int, *, max_turns: int = 200
@@ -221,28 +211,23 @@ class SqliteMemory:
         first_token_ms: int | None,
         latency_ms: int,
     ) -> None:
-        """Record the model's turn and settle the user's turn to the same status."""
-        async with self._write() as conn:
-            await conn.execute(
-                "UPDATE messages SET status = ? WHERE id = ? AND user_id = ?",
-                (status, ingested.message_id, user_id),
-            )
-            await conn.execute(
-                "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, status,"
-                " tokens, created_at, first_token_ms, latency_ms)"
-                " SELECT user_id, conversation_id, chat_id, 'assistant', ?, ?, ?, ?, ?, ?"
-                " FROM messages WHERE id = ? AND user_id = ?",
-                (
-                    reply,
-                    status,
-                    tokens,
-                    time.time(),
-                    first_token_ms,
-                    latency_ms,
-                    ingested.message_id,
-                    user_id,
-                ),
-            )
+        """Record the model's turn; a trigger settles the user's turn to the same status."""
+        await self._statement(
+            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, status,"
+            " tokens, created_at, first_token_ms, latency_ms, reply_to)"
+            " SELECT user_id, conversation_id, chat_id, 'assistant', ?, ?, ?, ?, ?, ?, id"
+            " FROM messages WHERE id = ? AND user_id = ?",
+            (
+                reply,
+                status,
+                tokens,
+                time.time(),
+                first_token_ms,
+                latency_ms,
+                ingested.message_id,
+                user_id,
+            ),
+        )
 
     async def new_conversation(self, user_id: int, chat_id: str) -> int:
         """Close the active conversation in this chat (it is kept) and open a new one."""
@@ -252,15 +237,18 @@ class SqliteMemory:
                 " WHERE user_id = ? AND chat_id = ? AND active = 1",
                 (user_id, chat_id),
             )
-            return await self._active_conversation(conn, user_id, chat_id, time.time())
+            cur = await conn.execute(
+                "INSERT INTO conversations (user_id, chat_id, started_at) VALUES (?, ?, ?)",
+                (user_id, chat_id, time.time()),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     async def set_lang(self, user_id: int, lang: str | None) -> None:
-        async with self._write() as conn:
-            await conn.execute("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+        await self._statement("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
 
     async def set_persona(self, user_id: int, persona: str) -> None:
-        async with self._write() as conn:
-            await conn.execute("UPDATE users SET persona = ? WHERE id = ?", (persona, user_id))
+        await self._statement("UPDATE users SET persona = ? WHERE id = ?", (persona, user_id))
 
     async def forget(self, user_id: int) -> int:
         """Erase the user, their conversations and messages; return how many messages went."""

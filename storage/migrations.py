@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 import aiosqlite
@@ -46,8 +47,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             created_at REAL NOT NULL,
             first_token_ms INTEGER,
             latency_ms INTEGER,
-            platform_message_id TEXT
+            platform_message_id TEXT,
+            -- For a model's turn: the user's turn it answers.
+            reply_to INTEGER REFERENCES messages(id) ON DELETE CASCADE
         );
+        -- Recording the reply settles the user's turn in the same statement: a crash can
+        -- never leave an answered turn pending, or a failed one usable as context.
+        CREATE TRIGGER messages_settle AFTER INSERT ON messages
+            WHEN NEW.reply_to IS NOT NULL
+        BEGIN
+            UPDATE messages SET status = NEW.status
+                WHERE id = NEW.reply_to AND user_id = NEW.user_id;
+        END;
         -- The idempotency key: one stored row per platform message, whatever the redeliveries.
         CREATE UNIQUE INDEX messages_platform_id
             ON messages(user_id, chat_id, platform_message_id)
@@ -96,5 +107,14 @@ async def migrate(conn: aiosqlite.Connection) -> list[str]:
 
 def _statements(sql: str) -> list[str]:
     # executescript() would COMMIT our transaction first; run statement by statement instead.
+    # complete_statement() keeps a trigger's body, with its inner semicolons, in one piece.
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    pending = ""
+    for part in "\n".join(lines).split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements
