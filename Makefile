@@ -3,7 +3,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Build llama.cpp with only the library tertulia uses: no tools, server, tests or downloads.
-export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF -DLLAMA_CURL=OFF
+# On x86-64 the native build also turns on Intel AMX where the CPU reports it, and ggml's
+# AMX kernels segfault on every prompt where the kernel or hypervisor doesn't grant AMX
+# state (seen on our 2-core CI machines). Keep every other native extension.
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS += -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+endif
+LLAMA_VERSION := llama-cpp-python>=0.3.2,<0.4
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run chat test lint bench clean
@@ -12,7 +20,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# --no-cache-dir: pip caches wheels built from source without their build flags, so a
+# cached llama-cpp-python built another way (e.g. with AMX) would be reused silently.
+$(VENV)/.llama: | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir '$(LLAMA_VERSION)'
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.llama
 	$(BIN)/pip install -e .
 	@touch $@
 

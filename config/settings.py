@@ -93,9 +93,7 @@ class Settings(BaseSettings):
         from config.personas import load_personas
 
         if self.default_persona not in load_personas():
-            raise SettingsError(
-                f"TERTULIA_PERSONA: no persona called {self.default_persona!r}"
-            )
+            raise SettingsError(f"TERTULIA_PERSONA: no persona called {self.default_persona!r}")
         backend = self.chosen_backend()
         if backend == "gemini" and not self.gemini_api_key:
             raise SettingsError("GEMINI_API_KEY is required when TERTULIA_BACKEND=gemini")
