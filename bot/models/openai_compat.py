@@ -1,0 +1,177 @@
+"""OpenAI-compatible chat completions backend (OpenAI, Ollama, llama-server, vLLM, ...)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any, cast
+
+import openai
+from openai.types.chat import ChatCompletionMessageParam
+
+from bot.models import ModelBlocked, ModelError, ModelUnavailable, rough_tokens
+from bot.types import Turn
+
+log = logging.getLogger(__name__)
+
+# Local servers (Ollama, llama-server) ignore the key but the SDK insists on one.
+PLACEHOLDER_KEY = "not-needed"
+
+# Names that accept image parts. Matched against the bare name: no "provider/" prefix
+# (OpenRouter) and no ":tag" suffix (Ollama). Unknown names fall back to text only.
+_VISION = re.compile(
+    r"^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-4-turbo|gpt-5|o[134](?![0-9])"
+    r"|llava|bakllava|gemma-?3|qwen2(\.5)?-?vl|minicpm-v|pixtral|moondream|granite3\.2-vision"
+    r"|llama-?4|mistral-small-?3\.[12]|gemini|claude-3|claude-(opus|sonnet|haiku)-4)"
+    r"|vision|-vl\b"
+)
+# Members of vision families that only take text or audio.
+_NOT_VISION = re.compile(r"^o1-(mini|preview)|^o3-mini|audio|realtime|transcribe|tts")
+
+# Longest prefix wins; values are the provider's documented context windows.
+_CONTEXT: tuple[tuple[str, int], ...] = (
+    ("gpt-4.1", 1_047_576),
+    ("gpt-5", 400_000),
+    ("o1-mini", 128_000),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+    ("gpt-4o", 128_000),
+    ("chatgpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-4", 8_192),
+    ("gpt-3.5-turbo", 16_385),
+)
+# Ollama's default num_ctx; a safe guess for any server we do not know.
+DEFAULT_CONTEXT = 4_096
+
+# Statuses the SDK retries itself; still failing afterwards means "try later".
+_TRANSIENT = {408, 409, 429}
+_SECRET = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-*]{6,}")
+
+
+def _bare(name: str) -> str:
+    return name.lower().rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def vision_capable(name: str) -> bool:
+    """Whether the model name is known to accept images; False for unknown names."""
+    bare = _bare(name)
+    return bool(_VISION.search(bare)) and not _NOT_VISION.search(bare)
+
+
+def context_window(name: str) -> int:
+    """The model's context window in tokens from a prefix table, or a safe default."""
+    bare = _bare(name)
+    for prefix, tokens in sorted(_CONTEXT, key=lambda p: -len(p[0])):
+        if bare.startswith(prefix):
+            return tokens
+    return DEFAULT_CONTEXT
+
+
+class OpenAIModel:
+    """Streams chat completions through the official `openai` SDK (AsyncOpenAI)."""
+
+    backend = "openai"
+
+    def __init__(
+        self,
+        api_key: str | None,
+        model: str = "gpt-4o-mini",
+        *,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 4,
+        max_output_tokens: int = 1024,
+        context_tokens: int | None = None,
+    ) -> None:
+        self.model = model
+        self.accepts_images = vision_capable(model)
+        self.context_tokens = context_tokens or context_window(model)
+        self.max_output_tokens = max_output_tokens
+        self._key = api_key or PLACEHOLDER_KEY
+        # api.openai.com wants max_completion_tokens (o-series and gpt-5 reject max_tokens);
+        # compatible servers (Ollama, llama-server) mostly know only max_tokens.
+        self._classic_limit = base_url is not None
+        # The SDK retries 408/409/429/5xx and connection errors with jittered backoff and
+        # honours Retry-After, so we do not add a second retry loop on top.
+        self._client = openai.AsyncOpenAI(
+            api_key=self._key, base_url=base_url, timeout=timeout, max_retries=retries
+        )
+
+    def estimate_tokens(self, text: str) -> int:
+        return rough_tokens(text)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
+        """Yield the reply's text deltas; raise ModelError subclasses on failure."""
+        messages = self._messages(system, turns)
+        limit = self.max_output_tokens
+        try:
+            response = await self._client.chat.completions.create(
+                model=self.model,
+                messages=cast(list[ChatCompletionMessageParam], messages),
+                stream=True,
+                max_tokens=limit if self._classic_limit else openai.omit,
+                max_completion_tokens=openai.omit if self._classic_limit else limit,
+            )
+            async with response:  # closes the HTTP response if the consumer stops early
+                async for chunk in response:
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            yield choice.delta.content
+                        if choice.finish_reason == "content_filter":
+                            raise ModelBlocked(
+                                "openai: the provider's content filter stopped the reply"
+                            )
+        except openai.APIError as exc:
+            # `from None`: the SDK error can echo a masked key and the whole request.
+            raise self._translate(exc) from None
+
+    def _messages(self, system: str, turns: Sequence[Turn]) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        if system:
+            messages.append({"role": "system", "content": system})
+        for turn in turns:
+            # Only user turns may carry image parts in the chat completions API.
+            if turn.role == "user" and turn.images and self.accepts_images:
+                parts: list[dict[str, Any]] = []
+                if turn.text:
+                    parts.append({"type": "text", "text": turn.text})
+                for image in turn.images:
+                    url = f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode()}"
+                    parts.append({"type": "image_url", "image_url": {"url": url}})
+                messages.append({"role": "user", "content": parts})
+            else:
+                messages.append({"role": turn.role, "content": turn.text})
+        return messages
+
+    def _translate(self, exc: openai.APIError) -> ModelError:
+        if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+            log.warning("openai: cannot reach %s (%s)", self._client.base_url, type(exc).__name__)
+            return ModelUnavailable(f"openai: cannot reach the server ({type(exc).__name__})")
+        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+        reason = self._reason(exc)
+        log.warning("openai: %s failed: HTTP %s: %s", self.model, status, reason)
+        if status is not None and (status in _TRANSIENT or status >= 500):
+            return ModelUnavailable(f"openai: HTTP {status} after retries: {reason}")
+        if status in (401, 403):
+            return ModelError(f"openai: HTTP {status}: the API key was rejected")
+        if status is None:
+            return ModelError(f"openai: {reason}")
+        return ModelError(f"openai: HTTP {status}: {reason}")
+
+    def _reason(self, exc: openai.APIError) -> str:
+        """A one-line reason from the provider's message, without the key, at most 200 chars."""
+        body = exc.body
+        message = exc.message
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            message = body["message"]
+        message = _SECRET.sub("***", message)
+        if len(self._key) >= 8:  # replacing a 1-letter dummy key would mangle the text
+            message = message.replace(self._key, "***")
+        return " ".join(message.split())[:200]

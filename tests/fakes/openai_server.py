@@ -1,0 +1,203 @@
+"""A fake OpenAI-compatible chat completions server (aiohttp on 127.0.0.1) for tests and benches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Reply = str | Callable[[list[dict[str, Any]]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedFailure:
+    """An error the server answers with instead of a completion."""
+
+    status: int
+    message: str
+    retry_after_ms: int | None
+
+
+class FakeOpenAIServer:
+    """Answers `/v1/chat/completions` (streamed or not) and `/v1/models` with scripted text.
+
+    `reply` is the assistant's text, or a function of the request's `messages`.
+    Failures queued with `fail_next()` are answered first, one per request.
+    """
+
+    def __init__(
+        self,
+        reply: Reply = "hello",
+        chunk: int = 8,
+        *,
+        finish_reason: str = "stop",
+        chunk_delay: float = 0.0,
+        models: tuple[str, ...] = ("fake-model",),
+    ) -> None:
+        self.reply = reply
+        self.chunk = max(1, chunk)
+        self.finish_reason = finish_reason  # e.g. "content_filter" to simulate a block
+        self.chunk_delay = chunk_delay  # seconds between streamed chunks; 0 is instant
+        self.models = models
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._failures: list[ScriptedFailure] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if not self.port:
+            raise RuntimeError("FakeOpenAIServer is not started")
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
+        # Bind the socket ourselves so the OS picks a free port and we can read it back.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAIServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- scripting ---------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        message: str | None = None,
+        retry_after_ms: int | None = 1,
+    ) -> None:
+        """Answer the next `times` completion requests with an HTTP error.
+
+        A tiny `retry-after-ms` is sent by default so the SDK's retries stay instant.
+        """
+        text = message or f"scripted failure {status}"
+        self._failures.extend(ScriptedFailure(status, text, retry_after_ms) for _ in range(times))
+
+    @property
+    def pending_failures(self) -> int:
+        return len(self._failures)
+
+    # -- handlers ----------------------------------------------------------------
+
+    async def _models(self, request: web.Request) -> web.Response:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        if self._failures:
+            return self._error(self._failures.pop(0))
+        messages = body.get("messages", [])
+        text = self.reply(messages) if callable(self.reply) else self.reply
+        model = body.get("model", "fake-model")
+        if body.get("stream"):
+            return await self._stream(request, model, text)
+        return web.json_response(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": self.finish_reason,
+                    }
+                ],
+                "usage": _usage(messages, text),
+            }
+        )
+
+    async def _stream(self, request: web.Request, model: str, text: str) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        base = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+
+        async def send(delta: dict[str, Any], finish: str | None = None) -> None:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            await resp.write(f"data: {json.dumps({**base, 'choices': [choice]})}\n\n".encode())
+
+        await send({"role": "assistant", "content": ""})
+        for i in range(0, len(text), self.chunk):
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+            await send({"content": text[i : i + self.chunk]})
+        await send({}, self.finish_reason)
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+    @staticmethod
+    def _error(failure: ScriptedFailure) -> web.Response:
+        kind = {
+            400: "invalid_request_error",
+            401: "invalid_request_error",
+            429: "rate_limit_exceeded",
+        }.get(failure.status, "server_error")
+        headers = {}
+        if failure.retry_after_ms is not None:
+            headers["retry-after-ms"] = str(failure.retry_after_ms)
+        body = {"error": {"message": failure.message, "type": kind, "param": None, "code": None}}
+        return web.json_response(body, status=failure.status, headers=headers)
+
+
+def _usage(messages: list[dict[str, Any]], text: str) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
+    completion = len(text) // 4 + 1
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+async def _serve_forever(reply: str, chunk: int) -> None:
+    async with FakeOpenAIServer(reply, chunk) as srv:
+        print(srv.base_url, flush=True)  # the parent process reads the URL from stdout
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    # `python -m tests.fakes.openai_server [reply]`: an instant model for manual runs and benches.
+    import sys
+
+    asyncio.run(_serve_forever(sys.argv[1] if len(sys.argv) > 1 else "hello", 8))

@@ -1,0 +1,106 @@
+"""`tertulia` as a real subprocess: piped chat, start-up errors, help."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120):
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**base, **env},
+    )
+
+
+async def test_piped_chat_answers_each_line_and_remembers(tmp_path):
+    def reply(messages):
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        return f"echo {len(users)}: {users[-1]}"
+
+    async with FakeOpenAIServer(reply) as srv:
+        env = {
+            "TERTULIA_DB": str(tmp_path / "t.db"),
+            "TERTULIA_BACKEND": "openai",
+            "OPENAI_BASE_URL": srv.base_url,
+            "OPENAI_API_KEY": "x",
+            "LANG": "es_ES.UTF-8",
+        }
+        import asyncio
+
+        done = await asyncio.to_thread(run_cli, ["chat"], env, "hola\nqué tal\n/lang\n\n/model\n")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "echo 1: hola"
+    assert lines[1] == "echo 2: qué tal"
+    assert lines[2].startswith("Idioma: español")
+    assert "Motor: openai" in done.stdout
+    assert (tmp_path / "t.db").exists()
+
+
+def test_piped_chat_on_the_bundled_local_model(tmp_path):
+    done = run_cli(
+        ["chat"],
+        {"TERTULIA_DB": str(tmp_path / "t.db"), "TERTULIA_MAX_OUTPUT_TOKENS": "16"},
+        "Hello!\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip(), "the local model produced no text"
+
+
+def test_run_without_platforms_opens_the_chat_and_says_how_to_connect(tmp_path):
+    done = run_cli(
+        ["run"],
+        {"TERTULIA_DB": str(tmp_path / "t.db"), "TERTULIA_BACKEND": "local"},
+        "/help\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "TELEGRAM_BOT_TOKEN" in done.stderr and "DISCORD_BOT_TOKEN" in done.stderr
+    assert "/persona" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"TERTULIA_CONTEXT_TOKENS": "lots"}, "TERTULIA_CONTEXT_TOKENS"),
+        ({"TERTULIA_BACKEND": "gemini"}, "GEMINI_API_KEY"),
+        ({"TERTULIA_LOCAL_MODEL": "/no/such.gguf"}, "TERTULIA_LOCAL_MODEL"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(env, variable):
+    done = run_cli(["chat"], env)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and variable in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "variable"), [("telegram", "TELEGRAM_BOT_TOKEN"), ("discord", "DISCORD_BOT_TOKEN")]
+)
+def test_platform_without_token_exits_2(command, variable):
+    done = run_cli([command], {})
+    assert done.returncode == 2 and variable in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["chat", "--help"], ["run", "--help"]])
+def test_help_everywhere(args):
+    done = run_cli(args, {})
+    assert done.returncode == 0 and "usage: tertulia" in done.stdout
