@@ -1,0 +1,62 @@
+"""`tertulia discord` as a real process: answers a DM through the fakes and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.fakes.discord_api import TOKEN, FakeDiscord
+from tests.fakes.openai_server import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_discord_process_answers_a_dm_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake, FakeOpenAIServer(reply="Hola desde el modelo.") as llm:
+        env = {
+            **os.environ,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "DISCORD_BOT_TOKEN": TOKEN,
+            "DISCORD_API_BASE_URL": f"http://127.0.0.1:{fake.port}",  # /api/v10 is implied
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
+            "TERTULIA_DB": str(tmp_path / "bot.db"),
+            "TERTULIA_BACKEND": "openai",
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "x",
+            "TERTULIA_EDIT_INTERVAL": "0.1",
+            "TERTULIA_LOG_LEVEL": "INFO",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            "--env-file",
+            str(tmp_path / "absent.env"),
+            "discord",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await fake.wait_for(lambda: fake.identifies and fake.commands, timeout=20)
+            mid = await fake.dm(77, "hola")
+            answer = await fake.wait_for(
+                lambda: next((m for m in fake.bot_messages() if m.reply_to == mid), None)
+            )
+            await fake.wait_for(lambda: answer.content == "Hola desde el modelo.")
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(proc.communicate(), 20)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert "discord adapter stopped" in log
+    assert "Traceback" not in log and " ERROR " not in log, log
+    assert TOKEN not in log  # the token never reaches the logs
+    assert llm.requests[0]["messages"][-1]["content"] == "hola"
