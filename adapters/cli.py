@@ -12,11 +12,6 @@ from config.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
-HOW_TO_CONNECT = (
-    "No platform configured: chatting here. Set TELEGRAM_BOT_TOKEN and/or DISCORD_BOT_TOKEN "
-    "in .env to run the bot on Telegram or Discord."
-)
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -70,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not platforms:
             from adapters import console
 
-            return console.main(settings, hint=HOW_TO_CONNECT)
+            return console.main(settings, say_how_to_connect=True)
         return supervisor.main(platforms, args.env_file)
     except (SettingsError, ModelError) as exc:
         print(f"tertulia: {exc}", file=sys.stderr)

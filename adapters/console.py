@@ -12,20 +12,27 @@ from typing import TextIO
 
 from adapters.runtime import open_runtime
 from bot.engine import Engine
+from bot.i18n import normalize_lang, t
 from bot.types import IncomingMessage
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def chat(
-    engine: Engine, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, banner: str = ""
-) -> None:
+def locale_hint() -> str | None:
+    """The terminal's language ("es_ES.UTF-8" -> "es_ES"), as the platform hint."""
+    hint = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG")
+    return hint.split(".", 1)[0] if hint else None
+
+
+async def chat(engine: Engine, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
     """Answer one message per input line until end of input."""
     interactive = stdin.isatty() and stdout.isatty()
     user = getpass.getuser()
-    hint = os.environ.get("LC_ALL") or os.environ.get("LANG")
-    if interactive and banner:
+    hint = locale_hint()
+    if interactive:
+        lang = normalize_lang(hint) or engine.default_lang
+        banner = t("console_banner", lang, backend=engine.model.backend, model=engine.model.model)
         stdout.write(banner + "\n")
     while True:
         if interactive:
@@ -45,7 +52,7 @@ async def chat(
             chat_id="console",
             text=line.rstrip("\n"),
             display_name=user,
-            language=hint.split(".", 1)[0] if hint else None,
+            language=hint,
         )
         wrote = False
         async with aclosing(engine.reply(msg)) as pieces:
@@ -58,18 +65,15 @@ async def chat(
             stdout.flush()
 
 
-def main(settings: Settings, *, hint: str = "") -> int:
+def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
     """Run the terminal chat until Ctrl-D or Ctrl-C."""
 
     async def run() -> None:
+        if say_how_to_connect:
+            lang = normalize_lang(locale_hint()) or settings.default_lang
+            print(t("how_to_connect", lang), file=sys.stderr)
         async with open_runtime(settings) as rt:
-            banner = (
-                f"tertulia · {rt.model.backend}: {rt.model.model} · /help for commands, "
-                "Ctrl-D to quit"
-            )
-            if hint:
-                print(hint, file=sys.stderr)
-            await chat(rt.engine, banner=banner)
+            await chat(rt.engine)
 
     try:
         asyncio.run(run())

@@ -101,6 +101,16 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Something went wrong while generating the answer ({reason}). Please try again.",
         "es": "Algo falló al generar la respuesta ({reason}). Vuelve a intentarlo.",
     },
+    "console_banner": {
+        "en": "tertulia · {backend}: {model} · /help for commands, Ctrl-D to quit",
+        "es": "tertulia · {backend}: {model} · /help para ver los comandos, Ctrl-D para salir",
+    },
+    "how_to_connect": {
+        "en": "No platform configured: chatting here. Set TELEGRAM_BOT_TOKEN and/or "
+        "DISCORD_BOT_TOKEN in .env to run the bot on Telegram or Discord.",
+        "es": "No hay ninguna plataforma configurada: chateamos aquí. Pon TELEGRAM_BOT_TOKEN "
+        "y/o DISCORD_BOT_TOKEN en .env para llevar el bot a Telegram o Discord.",
+    },
     "empty_reply": {
         "en": "The model returned an empty answer. Please try again.",
         "es": "El modelo devolvió una respuesta vacía. Vuelve a intentarlo.",
