@@ -19,6 +19,7 @@ from adapters.discord_stream import Page, PageGone, deliver
 from adapters.runtime import open_runtime
 from bot.commands import Command
 from bot.engine import Engine
+from bot.i18n import CATALOG
 from bot.types import Image, IncomingMessage
 from config.settings import Settings
 
@@ -29,12 +30,6 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DRAIN_SECONDS = 10.0  # how long shutdown waits for replies in flight
 # Locales whose clients show our Spanish descriptions; the rest see English.
 SPANISH = frozenset({discord.Locale.spain_spanish, discord.Locale.latin_american_spanish})
-# /ask exists only on Discord (elsewhere a plain message does it), so its strings live here.
-ASK_DESCRIPTION = {
-    "en": "Ask me anything, no mention needed",
-    "es": "Pregúntame lo que sea, sin mencionarme",
-}
-PROMPT_DESCRIPTION = {"en": "What you want to ask", "es": "Lo que quieres preguntar"}
 
 
 def _localized(text: Mapping[str, str]) -> app_commands.locale_str:
@@ -261,9 +256,9 @@ class TertuliaDiscord(discord.Client):
     def _ask_command(self) -> app_commands.Command[Any, ..., Any]:
         prompt = inspect.Parameter("prompt", inspect.Parameter.KEYWORD_ONLY, annotation=str)
         callback = _slash_callback("ask", [prompt], self._on_slash)
-        callback = app_commands.describe(prompt=_localized(PROMPT_DESCRIPTION))(callback)
+        callback = app_commands.describe(prompt=_localized(CATALOG["ask_prompt"]))(callback)
         return app_commands.Command(
-            name="ask", description=_localized(ASK_DESCRIPTION), callback=callback
+            name="ask", description=_localized(CATALOG["ask_description"]), callback=callback
         )
 
     # -- inbound -------------------------------------------------------------------

@@ -101,6 +101,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Something went wrong while generating the answer ({reason}). Please try again.",
         "es": "Algo falló al generar la respuesta ({reason}). Vuelve a intentarlo.",
     },
+    # Discord's /ask (elsewhere a plain message does the same).
+    "ask_description": {
+        "en": "Ask me anything, no mention needed",
+        "es": "Pregúntame lo que sea, sin mencionarme",
+    },
+    "ask_prompt": {"en": "What you want to ask", "es": "Lo que quieres preguntar"},
     "console_banner": {
         "en": "tertulia · {backend}: {model} · /help for commands, Ctrl-D to quit",
         "es": "tertulia · {backend}: {model} · /help para ver los comandos, Ctrl-D para salir",
