@@ -6,7 +6,9 @@ import asyncio
 import getpass
 import logging
 import os
+import queue
 import sys
+import threading
 from contextlib import aclosing
 from typing import TextIO
 
@@ -17,6 +19,48 @@ from bot.types import IncomingMessage
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class LineReader:
+    """Reads stdin on a daemon thread, one line per request.
+
+    The default executor would do, but asyncio.run() joins its threads on exit, so Ctrl-C
+    at the prompt would hang until Enter; a daemon thread never holds up the exit.
+    """
+
+    def __init__(self, stdin: TextIO, prompt: str | None) -> None:
+        self._stdin = stdin
+        self._prompt = prompt  # None: not a terminal, read raw lines
+        self._loop = asyncio.get_running_loop()
+        self._requests: queue.SimpleQueue[asyncio.Future[str | None]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="stdin", daemon=True).start()
+
+    async def readline(self) -> str | None:
+        """The next line without its newline; None at end of input."""
+        future: asyncio.Future[str | None] = self._loop.create_future()
+        self._requests.put(future)
+        return await future
+
+    def _serve(self) -> None:
+        while True:
+            future = self._requests.get()
+            line: str | None
+            if self._prompt is not None:
+                try:
+                    line = input(self._prompt)  # line editing when readline is present
+                except EOFError:
+                    line = None
+            else:
+                raw = self._stdin.readline()
+                line = raw.rstrip("\n") if raw else None
+            self._loop.call_soon_threadsafe(_resolve, future, line)
+            if line is None:
+                return
+
+
+def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
+    if not future.done():
+        future.set_result(line)
 
 
 def locale_hint() -> str | None:
@@ -34,23 +78,18 @@ async def chat(engine: Engine, stdin: TextIO = sys.stdin, stdout: TextIO = sys.s
         lang = normalize_lang(hint) or engine.default_lang
         banner = t("console_banner", lang, backend=engine.model.backend, model=engine.model.model)
         stdout.write(banner + "\n")
+    reader = LineReader(stdin, "› " if interactive else None)
     while True:
-        if interactive:
-            # input() gives line editing when readline is present; it runs off the loop.
-            try:
-                line = await asyncio.to_thread(input, "› ")
-            except EOFError:
+        line = await reader.readline()
+        if line is None:
+            if interactive:
                 stdout.write("\n")
-                return
-        else:
-            line = await asyncio.to_thread(stdin.readline)
-            if not line:
-                return
+            return
         msg = IncomingMessage(
             platform="console",
             user_id=user,
             chat_id="console",
-            text=line.rstrip("\n"),
+            text=line,
             display_name=user,
             language=hint,
         )

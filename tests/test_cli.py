@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -104,3 +105,50 @@ def test_platform_without_token_exits_2(command, variable):
 def test_help_everywhere(args):
     done = run_cli(args, {})
     assert done.returncode == 0 and "usage: tertulia" in done.stdout
+
+
+def test_ctrl_c_at_the_terminal_prompt_exits_cleanly(tmp_path):
+    import pty
+    import select
+    import signal
+    import time
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_"))
+    }
+    env["TERTULIA_DB"] = str(tmp_path / "t.db")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a real terminal, as a person would run it
+        os.chdir(ROOT)
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", "chat"],
+            env,
+        )
+    screen = b""
+    deadline = time.monotonic() + 60
+    while b"\xe2\x80\xba" not in screen and time.monotonic() < deadline:  # the "›" prompt
+        if select.select([fd], [], [], 1)[0]:
+            try:
+                screen += os.read(fd, 4096)
+            except OSError:
+                break
+    assert b"Ctrl-D" in screen, screen
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + 15
+    status = None
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if select.select([fd], [], [], 0.2)[0]:
+            with contextlib.suppress(OSError):
+                os.read(fd, 4096)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("tertulia chat did not exit on Ctrl-C")
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
