@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from bot.models import ModelError
 from config.settings import Settings, SettingsError, load_settings
+from storage.memory import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return console.main(settings, say_how_to_connect=True)
         return supervisor.main(platforms, args.env_file)
-    except (SettingsError, ModelError) as exc:
+    except (SettingsError, ModelError, StorageError) as exc:
         print(f"tertulia: {exc}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_message,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from storage.migrations import migrate
 
@@ -34,6 +41,10 @@ WINDOW_SQL = (
     " WHERE user_id = ? AND conversation_id = ? AND status = 'ok'"
     " ORDER BY id DESC LIMIT ?"
 )
+
+
+class StorageError(Exception):
+    """The database file cannot be opened or migrated; the message names the setting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +99,39 @@ class SqliteMemory:
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"TERTULIA_DB: cannot create {self.path.parent}: {exc}") from None
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer waits for
         # the lock up front (busy timeout) instead of failing on a lock upgrade mid-way.
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            await self._enable_wal(conn)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await migrate(conn)
+        except BaseException as exc:
+            # aiosqlite's worker is not a daemon thread: an unclosed connection would keep
+            # the process alive after a failed start-up.
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"TERTULIA_DB: cannot use {self.path}: {exc}") from None
+            raise
         self._conn = conn
-        await migrate(conn)
+
+    async def _enable_wal(self, conn: aiosqlite.Connection) -> None:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite may answer BUSY
+        # at once rather than wait when another process is opening the same new file.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_message(match=".*locked.*"),
+            wait=wait_random_exponential(multiplier=0.01, max=0.5),
+            stop=stop_after_delay(self._busy_timeout_ms / 1000),
+            reraise=True,
+        ):
+            with attempt:
+                await conn.execute("PRAGMA journal_mode = WAL")
 
     async def close(self) -> None:
         if self._conn is not None:
