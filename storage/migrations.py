@@ -64,8 +64,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             ON messages(user_id, chat_id, platform_message_id)
             WHERE platform_message_id IS NOT NULL;
         -- The context window reads only the newest usable turns of one conversation.
+        -- It covers the columns the window needs, so one conversation's turns are read as
+        -- one contiguous range instead of one table page per turn: the cost of building
+        -- context stays flat however large the file grows.
         CREATE INDEX messages_window
-            ON messages(user_id, conversation_id, id) WHERE status = 'ok';
+            ON messages(user_id, conversation_id, id, role, tokens, text) WHERE status = 'ok';
         CREATE INDEX messages_user ON messages(user_id);
         CREATE INDEX conversations_user ON conversations(user_id);
         """,

@@ -67,3 +67,18 @@ async def test_window_reads_through_the_index(memory):
     async with memory.conn.execute("EXPLAIN QUERY PLAN " + WINDOW_SQL, (1, 1, 10)) as cur:
         plan = " ".join(str(r[3]) for r in await cur.fetchall())
     assert "messages_window" in plan and "TEMP B-TREE" not in plan
+
+
+async def test_the_background_checkpointer_moves_the_wal_into_the_file(db_path):
+    import asyncio
+
+    async with SqliteMemory(db_path, checkpoint_every=0.05) as mem:
+        before = db_path.stat().st_size
+        for i in range(200):
+            await _ingest(mem, f"user{i}", "x" * 500)
+        # Autocheckpoint is off: only the background task copies pages into the file.
+        for _ in range(100):
+            if db_path.stat().st_size > before + 50_000:
+                break
+            await asyncio.sleep(0.05)
+        assert db_path.stat().st_size > before + 50_000
