@@ -1,0 +1,151 @@
+"""Telegram adapter throughput and added latency: 100 concurrent chats, an instant model.
+
+Run: .venv/bin/python -m bench.bench_telegram   (--chats N --per-chat M --interval S)
+
+The fake Bot API runs in a child process so the CPU figure is the adapter's own (PTB,
+rendering, the engine and SQLite); the clock is CLOCK_MONOTONIC, shared by both processes.
+Each chat sends its next message as soon as the previous answer is complete (a closed loop).
+Latency = update queued at the fake -> final text delivered, with a model that takes ~0 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bench.common import percentile
+
+ANSWER = (
+    "Claro. Una respuesta de tamaño típico, con **algo de formato** y una lista:\n\n"
+    "- primer punto, breve\n- segundo punto, algo más largo que el primero\n\n"
+    "Y un párrafo final para que el texto llegue en varios trozos del modelo."
+)
+
+
+def fake_api_process(conn: Connection, chats: int, per_chat: int, expected: str) -> None:
+    asyncio.run(_fake_api(conn, chats, per_chat, expected))
+
+
+async def _fake_api(conn: Connection, chats: int, per_chat: int, expected: str) -> None:
+    from tests.fakes.telegram_api import BotMessage, FakeTelegramAPI
+
+    loop = asyncio.get_running_loop()
+    async with FakeTelegramAPI(validate=False) as api:
+        api.record_calls = False
+        pushed: dict[int, float] = {}
+        sent = dict.fromkeys(range(1, chats + 1), 0)
+        latencies: list[float] = []
+        done = asyncio.Event()
+
+        def push(chat: int) -> None:
+            sent[chat] += 1
+            pushed[chat] = time.monotonic()
+            api.push_text(chat, chat, f"pregunta número {sent[chat]}")
+
+        def on_message(msg: BotMessage) -> None:
+            if msg.text != expected or msg.chat_id not in pushed:
+                return
+            latencies.append(time.monotonic() - pushed.pop(msg.chat_id))
+            if sent[msg.chat_id] < per_chat:
+                push(msg.chat_id)
+            elif len(latencies) == chats * per_chat:
+                done.set()
+
+        api.on_message = on_message
+        conn.send((api.root, api.token))
+        await loop.run_in_executor(None, conn.recv)  # "go": the adapter is polling
+        started, cpu = time.monotonic(), time.process_time()
+        for chat in sent:
+            push(chat)
+        await done.wait()
+        conn.send((latencies, time.monotonic() - started, time.process_time() - cpu))
+        await loop.run_in_executor(None, conn.recv)  # "stop": the adapter has stopped
+
+
+async def run(chats: int, per_chat: int, interval: float) -> dict[str, Any]:
+    from adapters.telegram_bot import build_application, serve
+    from adapters.telegram_stream import render
+    from bot.engine import Engine
+    from config.personas import load_personas
+    from config.settings import Settings
+    from storage.memory import SqliteMemory
+    from tests.fakes.model import FakeModel
+
+    expected = render(ANSWER).text
+    ctx = mp.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=fake_api_process, args=(theirs, chats, per_chat, expected))
+    child.start()
+    loop = asyncio.get_running_loop()
+    root, token = await loop.run_in_executor(None, ours.recv)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            TELEGRAM_BOT_TOKEN=token,
+            TELEGRAM_API_BASE_URL=root,
+            TERTULIA_EDIT_INTERVAL=interval,
+        )
+        async with SqliteMemory(Path(tmp) / "bench.db") as memory:
+            engine = Engine(memory, FakeModel(ANSWER, chunk=16), personas=load_personas())
+            stop = asyncio.Event()
+            app = build_application(settings, engine)
+            task = asyncio.create_task(serve(app, settings, stop))
+            # serve() has no "ready" signal; polling a flag is fine outside the timed part.
+            while not (app.updater and app.updater.running):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            cpu = time.process_time()
+            ours.send("go")
+            latencies, wall, fake_cpu = await loop.run_in_executor(None, ours.recv)
+            cpu = time.process_time() - cpu
+            stop.set()
+            await task
+    ours.send("stop")
+    child.join(10)
+    n = len(latencies)
+    return {
+        "messages": n,
+        "wall_s": wall,
+        "msgs_per_s": n / wall,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "cpu_ms_per_msg": cpu * 1000 / n,
+        "fake_cpu_share": fake_cpu / wall,
+        "cpu_share": cpu / wall,
+    }
+
+
+def report(title: str, r: dict[str, Any]) -> None:
+    print(title)
+    print(f"  messages        {r['messages']} in {r['wall_s']:.2f} s")
+    print(f"  throughput      {r['msgs_per_s']:.0f} messages/s")
+    print(f"  added latency   p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms")
+    print(f"  adapter CPU     {r['cpu_ms_per_msg']:.2f} ms per message (engine + SQLite included)")
+    print(f"  CPU busy        adapter {r['cpu_share']:.0%}, fake Bot API {r['fake_cpu_share']:.0%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=100)
+    parser.add_argument("--per-chat", type=int, default=10)
+    parser.add_argument("--interval", type=float, default=1.0, help="edit interval (s)")
+    args = parser.parse_args()
+    os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    logging.basicConfig(level=logging.WARNING)
+    setup = f"instant model, edit interval {args.interval}s, {os.cpu_count()} CPUs"
+    # One chat first: the latency a message pays with no queue in front of it.
+    alone = asyncio.run(run(1, 30, args.interval))
+    report(f"telegram adapter, 1 chat x 30 messages, {setup}", alone)
+    loaded = asyncio.run(run(args.chats, args.per_chat, args.interval))
+    report(f"telegram adapter, {args.chats} concurrent chats x {args.per_chat} messages", loaded)
+
+
+if __name__ == "__main__":
+    main()
