@@ -1,0 +1,91 @@
+"""`tertulia run` with both platforms: two adapter processes, one SQLite file, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+PER_PLATFORM = 40
+
+
+async def test_run_supervises_both_platforms_on_one_database(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    async with (
+        FakeTelegramAPI() as tg,
+        FakeDiscord() as dc,
+        FakeOpenAIServer(lambda messages: "ok: " + messages[-1]["content"]) as llm,
+    ):
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_"))
+        }
+        env = {
+            **base,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_BASE_URL": tg.root,
+            "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
+            "DISCORD_API_BASE_URL": f"http://127.0.0.1:{dc.port}",
+            "DISCORD_GATEWAY_URL": dc.gateway_url,
+            "TERTULIA_DB": str(db),
+            "TERTULIA_BACKEND": "openai",
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "x",
+            "TERTULIA_EDIT_INTERVAL": "0.1",
+            "TERTULIA_LOG_LEVEL": "WARNING",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "adapters.cli", "--env-file", str(tmp_path / "none.env"), "run",
+            cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await tg.wait_for(lambda: tg.calls_of("getUpdates"), timeout=40)
+            await dc.wait_for(lambda: dc.identifies and dc.commands, timeout=40)
+            # Both platforms at once: every message is a write to the shared file.
+            for i in range(PER_PLATFORM):
+                tg.push_text(1000 + i % 8, 1000 + i % 8, f"tg {i}")
+                await dc.dm(2000 + i % 8, f"dc {i}")
+            await tg.wait_for(
+                lambda: (
+                    sum(t.startswith("ok: tg") for c in range(1000, 1008) for t in tg.texts(c))
+                    == PER_PLATFORM
+                ),
+                timeout=60,
+            )
+            await dc.wait_for(
+                lambda: (
+                    sum(m.content.startswith("ok: dc") for m in dc.bot_messages()) == PER_PLATFORM
+                ),
+                timeout=60,
+            )
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert "locked" not in log and "Traceback" not in log, log
+    with sqlite3.connect(db) as raw:
+        rows = raw.execute(
+            "SELECT u.platform, m.role, m.status, count(*) FROM messages m"
+            " JOIN users u ON u.id = m.user_id GROUP BY 1, 2, 3 ORDER BY 1, 2"
+        ).fetchall()
+    assert rows == [
+        ("discord", "assistant", "ok", PER_PLATFORM),
+        ("discord", "user", "ok", PER_PLATFORM),
+        ("telegram", "assistant", "ok", PER_PLATFORM),
+        ("telegram", "user", "ok", PER_PLATFORM),
+    ]
