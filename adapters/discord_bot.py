@@ -6,15 +6,15 @@ import asyncio
 import contextlib
 import inspect
 import logging
-import re
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import discord
 import yarl
 from discord import app_commands
 
+from adapters import discord_convert as convert
 from adapters.discord_stream import Page, PageGone, deliver
 from adapters.runtime import open_runtime
 from bot.commands import Command
@@ -26,7 +26,6 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DRAIN_SECONDS = 10.0  # how long shutdown waits for replies in flight
 # Locales whose clients show our Spanish descriptions; the rest see English.
 SPANISH = frozenset({discord.Locale.spain_spanish, discord.Locale.latin_american_spanish})
@@ -51,26 +50,9 @@ class CatalogTranslator(app_commands.Translator):
 def redirect(settings: Settings) -> None:
     """Point discord.py at a REST and gateway proxy (or a test fake) when configured."""
     if base := settings.discord_api_base_url:
-        base = base.rstrip("/")
-        if not re.search(r"/api/v\d+$", base):
-            base += "/api/v10"
-        discord.http.Route.BASE = base
+        discord.http.Route.BASE = convert.api_base(base)
     if gateway := settings.discord_gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
-
-
-def media_kind(attachment: discord.Attachment, voice: bool) -> str | None:
-    """None for an image the model may read, else the kind the engine answers about."""
-    ctype = (attachment.content_type or "").split(";")[0].strip().lower()
-    if ctype == "image/gif":
-        return "animation"
-    if ctype.startswith("image/"):
-        return None if attachment.size <= MAX_IMAGE_BYTES else "file"
-    if ctype.startswith("video/"):
-        return "video"
-    if ctype.startswith("audio/"):
-        return "voice" if voice else "audio"
-    return "file"
 
 
 class _MessagePage:
@@ -159,19 +141,6 @@ class InteractionReply:
             await self._interaction.delete_original_response()
 
 
-def _slash_callback(
-    name: str, params: Sequence[inspect.Parameter], run: Callable[..., Awaitable[None]]
-) -> Callable[..., Coroutine[Any, Any, None]]:
-    """A callback whose signature discord.py reads as the command's options."""
-
-    async def callback(interaction: discord.Interaction, **options: str | None) -> None:
-        await run(interaction, name, options)
-
-    first = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    callback.__signature__ = inspect.Signature([first, *params])  # type: ignore[attr-defined]
-    return callback
-
-
 class TertuliaDiscord(discord.Client):
     """A discord.py client that hands every message meant for the bot to the engine."""
 
@@ -192,9 +161,7 @@ class TertuliaDiscord(discord.Client):
         self.settings = settings
         self.tree = app_commands.CommandTree(self)
         self._private: dict[str, bool] = {}
-        # Replies in flight, so shutdown can let them finish before storage closes.
-        self._inflight: set[asyncio.Task[Any]] = set()
-        self._accepting = True
+        self._inflight = convert.Inflight()
         self._reidentify_delay = reidentify_delay
 
     # -- start-up ------------------------------------------------------------------
@@ -229,16 +196,8 @@ class TertuliaDiscord(discord.Client):
 
     def _app_command(self, command: Command) -> app_commands.Command[Any, ..., Any]:
         self._private[command.name] = command.private
-        params = [
-            inspect.Parameter(
-                arg.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=str if arg.required else str | None,
-                default=inspect.Parameter.empty if arg.required else None,
-            )
-            for arg in command.args
-        ]
-        callback = _slash_callback(command.name, params, self._on_slash)
+        params = convert.command_params(command)
+        callback = convert.slash_callback(command.name, params, self._on_slash)
         if command.args:
             described = {a.name: _localized(a.description) for a in command.args}
             callback = app_commands.describe(**described)(callback)
@@ -255,7 +214,7 @@ class TertuliaDiscord(discord.Client):
 
     def _ask_command(self) -> app_commands.Command[Any, ..., Any]:
         prompt = inspect.Parameter("prompt", inspect.Parameter.KEYWORD_ONLY, annotation=str)
-        callback = _slash_callback("ask", [prompt], self._on_slash)
+        callback = convert.slash_callback("ask", [prompt], self._on_slash)
         callback = app_commands.describe(prompt=_localized(CATALOG["ask_prompt"]))(callback)
         return app_commands.Command(
             name="ask", description=_localized(CATALOG["ask_description"]), callback=callback
@@ -292,11 +251,11 @@ class TertuliaDiscord(discord.Client):
     async def _incoming(
         self, message: discord.Message, my_id: int, is_direct: bool
     ) -> IncomingMessage:
-        text = re.sub(rf"<@!?{my_id}>", "", message.content).strip()
+        text = convert.strip_mention(message.content, my_id)
         images: list[Image] = []
         unsupported: str | None = "sticker" if message.stickers else None
         for attachment in message.attachments:
-            kind = media_kind(attachment, message.flags.voice)
+            kind = convert.media_kind(attachment.content_type, attachment.size, message.flags.voice)
             if kind is None:
                 try:
                     data = await attachment.read()
@@ -325,11 +284,7 @@ class TertuliaDiscord(discord.Client):
         self, interaction: discord.Interaction, name: str, options: Mapping[str, str | None]
     ) -> None:
         try:
-            if name == "ask":
-                text, private = options.get("prompt") or "", False
-            else:
-                values = [v for v in options.values() if v]
-                text, private = " ".join([f"/{name}", *values]), self._private.get(name, False)
+            text, private = convert.slash_text(name, options, self._private.get(name, False))
             msg = IncomingMessage(
                 platform=PLATFORM,
                 user_id=str(interaction.user.id),
@@ -345,29 +300,16 @@ class TertuliaDiscord(discord.Client):
             log.exception("failed to answer /%s interaction %s", name, interaction.id)
 
     async def _answer(self, msg: IncomingMessage, surface: MessageReply | InteractionReply) -> None:
-        if not self._accepting:
+        if not self._inflight.accepting:
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self._inflight.add(task)
-        try:
+        with self._inflight.track():
             # Engine.reply is an async generator typed as AsyncIterator: it has aclose().
             async with contextlib.aclosing(self.engine.reply(msg)) as pieces:  # type: ignore[type-var]
                 await deliver(pieces, surface, interval=self.settings.edit_interval)
-        finally:
-            self._inflight.discard(task)
 
     async def drain(self, grace: float) -> None:
         """Take no new messages; give replies in flight `grace` seconds, then cancel them."""
-        self._accepting = False
-        pending = set(self._inflight)
-        if pending:
-            log.info("waiting for %d replies in flight", len(pending))
-            _, pending = await asyncio.wait(pending, timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        await self._inflight.drain(grace)
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int:

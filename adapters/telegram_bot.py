@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import secrets
 import signal
 from collections.abc import AsyncGenerator, Awaitable
 from contextlib import aclosing
-from dataclasses import replace
-from datetime import timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 from telegram import (
     Bot,
@@ -45,38 +40,17 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, RequestData
 
-from adapters.telegram_http import HttpFailure, HttpSession, HttpTimeout
+from adapters import telegram_convert as convert
+from adapters.telegram_http import TIMEOUTS, HttpFailure, HttpSession, HttpTimeout, timeouts
 from adapters.telegram_stream import Body, RateLimited, Rejected, ReplyStream, Transient
 from bot.engine import Engine
-from bot.i18n import LANGS
 from bot.types import Image, IncomingMessage
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # larger images are refused by the model APIs anyway
-# Checked in this order: an animation also carries a document, a venue a location.
-MEDIA_KINDS = (
-    "sticker",
-    "voice",
-    "video_note",
-    "video",
-    "animation",
-    "audio",
-    "venue",
-    "location",
-    "contact",
-    "poll",
-    "dice",
-    "game",
-    "story",
-    "document",
-)
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-# PTB's HTTPXRequest defaults in seconds: read, write, connect, pool; uploads get 20 s to write.
-TIMEOUTS = (5.0, 5.0, 5.0, 1.0)
-UPLOAD_WRITE_TIMEOUT = 20.0
 T = TypeVar("T")
 
 
@@ -109,13 +83,10 @@ class AiohttpRequest(BaseRequest):
         files = (
             request_data.multipart_data if request_data and request_data.contains_files else None
         )
-        defaults = (TIMEOUTS[0], UPLOAD_WRITE_TIMEOUT, *TIMEOUTS[2:]) if files else TIMEOUTS
+        given = (read_timeout, write_timeout, connect_timeout, pool_timeout)
         # DEFAULT_NONE means "not given": use ours. None means "no limit".
-        read, write, connect, pool = (
-            default if given is BaseRequest.DEFAULT_NONE else given
-            for given, default in zip(
-                (read_timeout, write_timeout, connect_timeout, pool_timeout), defaults, strict=True
-            )
+        read, write, connect, pool = timeouts(
+            given, upload=bool(files), unset=BaseRequest.DEFAULT_NONE
         )
         try:
             return await self.http.call(
@@ -188,10 +159,7 @@ async def _translated(call: Awaitable[T]) -> T:
     try:
         return await call
     except RetryAfter as exc:
-        wait = exc.retry_after
-        raise RateLimited(
-            wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        ) from exc
+        raise RateLimited(convert.seconds(exc.retry_after)) from exc
     except BadRequest as exc:  # a subclass of NetworkError: catch it first
         raise Rejected(exc.message) from exc
     except NetworkError as exc:  # includes TimedOut
@@ -206,26 +174,20 @@ class TelegramAdapter:
     ) -> None:
         self.engine = engine
         self.edit_interval = edit_interval
-        self.admin_chats = [
-            int(a.split(":", 1)[1])
-            for a in admins
-            if a.startswith(f"{PLATFORM}:") and a.split(":", 1)[1].lstrip("-").isdigit()
-        ]
+        self.admin_chats = convert.admin_chats(admins)
 
     async def register_commands(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Offer the engine's commands as Telegram's menu, in every catalog language."""
         commands = self.engine.commands()
-        for lang in LANGS:
-            menu = [BotCommand(c.name, c.description[lang]) for c in commands if not c.admin_only]
-            await app.bot.set_my_commands(menu, language_code=None if lang == "en" else lang)
+        for code, menu in convert.menus(commands, admin=False):
+            await app.bot.set_my_commands([BotCommand(*c) for c in menu], language_code=code)
         for chat_id in self.admin_chats:  # admins also see the admin commands, in their chat
-            for lang in LANGS:
-                menu = [BotCommand(c.name, c.description[lang]) for c in commands]
+            for code, menu in convert.menus(commands, admin=True):
                 try:
                     await app.bot.set_my_commands(
-                        menu,
+                        [BotCommand(*c) for c in menu],
                         scope=BotCommandScopeChat(chat_id),
-                        language_code=None if lang == "en" else lang,
+                        language_code=code,
                     )
                 except TelegramError as exc:
                     log.warning("could not set the admin menu for chat %s: %s", chat_id, exc)
@@ -247,8 +209,11 @@ class TelegramAdapter:
             return
         text = message.text or message.caption or ""
         if not direct:
-            text = _strip_mention(text, bot.username)
-        kind = _media_kind(message)
+            text = convert.strip_mention(text, bot.username)
+        kind = convert.media_kind(
+            {k for k in convert.MEDIA_KINDS if getattr(message, k, None)},
+            bool(message.text or message.caption or message.photo),
+        )
         if not (text.strip() or message.photo or kind):
             return  # empty or whitespace-only: nothing to answer
         await self._answer(message, bot, text, kind=kind)
@@ -266,10 +231,9 @@ class TelegramAdapter:
         topic = message.message_thread_id if message.is_topic_message else None
         direct = message.chat.type == ChatType.PRIVATE
         incoming = IncomingMessage(
-            platform=PLATFORM,
+            platform=convert.PLATFORM,
             user_id=str(user.id),
-            # Forum topics are separate conversations; message ids stay unique per chat.
-            chat_id=f"{message.chat.id}:topic{topic}" if topic else str(message.chat.id),
+            chat_id=convert.chat_key(message.chat.id, topic),
             text=text,
             display_name=user.full_name,
             language=user.language_code,
@@ -286,12 +250,7 @@ class TelegramAdapter:
     ) -> AsyncGenerator[str, None]:
         # Downloading happens inside the stream, so the user already sees "typing".
         image = await _download_image(message) if message.photo or kind == "document" else None
-        if image is not None:
-            incoming = replace(incoming, images=(image,))
-        elif message.photo:
-            incoming = replace(incoming, unsupported="photo")
-        elif kind is not None:
-            incoming = replace(incoming, unsupported=kind)
+        incoming = convert.with_media(incoming, image, bool(message.photo), kind)
         async with aclosing(self.engine.reply(incoming)) as reply:
             async for piece in reply:
                 yield piece
@@ -303,36 +262,16 @@ def _from_person(message: Message) -> bool:
 
 
 def _addressed(message: Message, bot: Bot) -> bool:
-    """In a group: the bot was @mentioned, named in a command, or replied to."""
-    username = (bot.username or "").lower()
     entities = {**message.parse_entities(), **message.parse_caption_entities()}
-    for entity, value in entities.items():
-        if entity.type == MessageEntity.MENTION and value[1:].lower() == username:
-            return True
-        if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot.id:
-            return True
-        if entity.type == MessageEntity.BOT_COMMAND and value.lower().endswith(f"@{username}"):
-            return True
     reply = message.reply_to_message
-    if reply is None or reply.from_user is None or reply.from_user.id != bot.id:
-        return False
-    # In a forum topic every message "replies" to the topic's first message.
-    return not (message.is_topic_message and reply.message_id == message.message_thread_id)
-
-
-def _strip_mention(text: str, username: str) -> str:
-    pattern = rf"[ \t]*(?<![\w@])@{re.escape(username)}\b[,:]?"
-    return re.sub(pattern, "", text, flags=re.IGNORECASE).strip()
-
-
-def _media_kind(message: Message) -> str | None:
-    """What the message carries that the bot can't read as text or photo."""
-    for kind in MEDIA_KINDS:
-        if getattr(message, kind, None):
-            return "location" if kind == "venue" else kind
-    if not (message.text or message.caption or message.photo):
-        return "message"  # anything else (paid media, giveaways...): say so, don't go silent
-    return None
+    return convert.addressed(
+        [(e.type, value, e.user.id if e.user else None) for e, value in entities.items()],
+        username=bot.username or "",
+        bot_id=bot.id,
+        reply_from=reply.from_user.id if reply and reply.from_user else None,
+        reply_id=reply.message_id if reply else None,
+        topic_id=message.message_thread_id if message.is_topic_message else None,
+    )
 
 
 async def _download_image(message: Message) -> Image | None:
@@ -390,19 +329,7 @@ async def serve(
             await app.post_init(app)
         assert app.updater is not None
         if settings.telegram_webhook_url:
-            secret = (
-                settings.telegram_webhook_secret.get_secret_value()
-                if settings.telegram_webhook_secret
-                else secrets.token_urlsafe(32)
-            )
-            await app.updater.start_webhook(
-                listen=settings.telegram_webhook_listen,
-                port=settings.telegram_webhook_port,
-                url_path=urlparse(settings.telegram_webhook_url).path.strip("/"),
-                webhook_url=settings.telegram_webhook_url,
-                secret_token=secret,  # updates without it are refused with 403
-                allowed_updates=["message"],
-            )
+            await app.updater.start_webhook(**convert.webhook_options(settings))
             log.info("telegram webhook listening on port %s", settings.telegram_webhook_port)
         else:
             await app.updater.start_polling(allowed_updates=["message"])

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Mapping
-from typing import IO
+from typing import IO, Any
 
 import aiohttp
 from yarl import URL
 
+# PTB's HTTPXRequest defaults in seconds: read, write, connect, pool; uploads get 20 s to write.
+TIMEOUTS = (5.0, 5.0, 5.0, 1.0)
+UPLOAD_WRITE_TIMEOUT = 20.0
 # Part name -> (file name, content, MIME type), as python-telegram-bot hands over uploads.
 Uploads = Mapping[str, tuple[str | None, bytes | IO[bytes], str]]
+
+
+def timeouts(given: tuple[Any, ...], *, upload: bool, unset: object) -> tuple[Any, ...]:
+    """Read, write, connect and pool timeouts: `unset` means "not given": use ours; None, no limit."""
+    defaults = (TIMEOUTS[0], UPLOAD_WRITE_TIMEOUT, *TIMEOUTS[2:]) if upload else TIMEOUTS
+    return tuple(
+        default if value is unset else value for value, default in zip(given, defaults, strict=True)
+    )
 
 
 class HttpTimeout(Exception):

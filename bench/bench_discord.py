@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import multiprocessing as mp
 import os
 import tempfile
 import time
@@ -22,12 +21,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench.common import percentile
-
-ANSWER = (
-    "Claro. Una respuesta de tamaño típico, con **algo de formato** y una lista:\n\n"
-    "- primer punto, breve\n- segundo punto, algo más largo que el primero\n\n"
-    "Y un párrafo final para que el texto llegue en varios trozos del modelo."
+from bench.common import (
+    ANSWER,
+    adapter_side,
+    answering_engine,
+    fake_side,
+    figures,
+    print_figures,
+    spawn,
 )
 
 
@@ -65,29 +66,19 @@ async def _fake_discord(conn: Connection, channels: int, per_channel: int) -> No
             elif len(latencies) == channels * per_channel:
                 done.set()
 
+        async def start() -> None:
+            for user in users:
+                await push(user)
+
         fake.on_content = on_content
-        conn.send((fake.api_base, fake.gateway_url, TOKEN))
-        await loop.run_in_executor(None, conn.recv)  # "go": the adapter is connected
-        started, cpu = time.monotonic(), time.process_time()
-        for user in users:
-            await push(user)
-        await done.wait()
-        conn.send((latencies, time.monotonic() - started, time.process_time() - cpu))
-        await loop.run_in_executor(None, conn.recv)  # "stop": the adapter has stopped
+        await fake_side(conn, (fake.api_base, fake.gateway_url, TOKEN), start, done, latencies)
 
 
 async def run(channels: int, per_channel: int, interval: float) -> dict[str, Any]:
-    from bot.engine import Engine
-    from config.personas import load_personas
     from config.settings import Settings
-    from storage.memory import SqliteMemory
     from tests.adapters.discord_harness import running_bot
-    from tests.fakes.model import FakeModel
 
-    ctx = mp.get_context("spawn")
-    ours, theirs = ctx.Pipe()
-    child = ctx.Process(target=fake_discord_process, args=(theirs, channels, per_channel))
-    child.start()
+    ours, child = spawn(fake_discord_process, channels, per_channel)
     loop = asyncio.get_running_loop()
     api, gateway, token = await loop.run_in_executor(None, ours.recv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,25 +89,17 @@ async def run(channels: int, per_channel: int, interval: float) -> dict[str, Any
             DISCORD_GATEWAY_URL=gateway,
             TERTULIA_EDIT_INTERVAL=interval,
         )
-        async with SqliteMemory(Path(tmp) / "bench.db") as memory:
-            engine = Engine(memory, FakeModel(ANSWER, chunk=16), personas=load_personas())
-            async with running_bot(engine, settings) as client:
-                cpu = time.process_time()
-                ours.send("go")
-                latencies, wall, fake_cpu = await loop.run_in_executor(None, ours.recv)
-                cpu = time.process_time() - cpu
-                await client.drain(5)
+        async with (
+            answering_engine(Path(tmp) / "bench.db") as engine,
+            running_bot(engine, settings) as client,
+        ):
+            latencies, wall, fake_cpu, cpu = await adapter_side(ours)
+            await client.drain(5)
     ours.send("stop")
     child.join(10)
-    n = len(latencies)
     return {
-        "messages": n,
-        "wall_s": wall,
-        "msgs_per_s": n / wall,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "cpu_ms_per_msg": cpu * 1000 / n,
-        "fake_cpu_ms_per_msg": fake_cpu * 1000 / n,
+        **figures(latencies, wall, cpu),
+        "fake_cpu_ms_per_msg": fake_cpu * 1000 / len(latencies),
     }
 
 
@@ -133,10 +116,7 @@ def main() -> None:
         f"discord adapter, {args.channels} concurrent channels x {args.per_channel} messages, "
         f"instant model, edit interval {args.interval}s, {os.cpu_count()} CPUs"
     )
-    print(f"  messages        {r['messages']} in {r['wall_s']:.2f} s")
-    print(f"  throughput      {r['msgs_per_s']:.0f} messages/s")
-    print(f"  added latency   p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms")
-    print(f"  adapter CPU     {r['cpu_ms_per_msg']:.2f} ms per message (engine + SQLite included)")
+    print_figures(r)
     print(f"  fake CPU        {r['fake_cpu_ms_per_msg']:.2f} ms per message (the other process)")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import multiprocessing as mp
 import os
 import tempfile
 import time
@@ -21,12 +20,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench.common import percentile
-
-ANSWER = (
-    "Claro. Una respuesta de tamaño típico, con **algo de formato** y una lista:\n\n"
-    "- primer punto, breve\n- segundo punto, algo más largo que el primero\n\n"
-    "Y un párrafo final para que el texto llegue en varios trozos del modelo."
+from bench.common import (
+    ANSWER,
+    adapter_side,
+    answering_engine,
+    fake_side,
+    figures,
+    print_figures,
+    spawn,
 )
 
 
@@ -37,7 +38,6 @@ def fake_api_process(conn: Connection, chats: int, per_chat: int, expected: str)
 async def _fake_api(conn: Connection, chats: int, per_chat: int, expected: str) -> None:
     from tests.fakes.telegram_api import BotMessage, FakeTelegramAPI
 
-    loop = asyncio.get_running_loop()
     async with FakeTelegramAPI(validate=False) as api:
         api.record_calls = False
         pushed: dict[int, float] = {}
@@ -59,31 +59,21 @@ async def _fake_api(conn: Connection, chats: int, per_chat: int, expected: str) 
             elif len(latencies) == chats * per_chat:
                 done.set()
 
+        async def start() -> None:
+            for chat in sent:
+                push(chat)
+
         api.on_message = on_message
-        conn.send((api.root, api.token))
-        await loop.run_in_executor(None, conn.recv)  # "go": the adapter is polling
-        started, cpu = time.monotonic(), time.process_time()
-        for chat in sent:
-            push(chat)
-        await done.wait()
-        conn.send((latencies, time.monotonic() - started, time.process_time() - cpu))
-        await loop.run_in_executor(None, conn.recv)  # "stop": the adapter has stopped
+        await fake_side(conn, (api.root, api.token), start, done, latencies)
 
 
 async def run(chats: int, per_chat: int, interval: float) -> dict[str, Any]:
     from adapters.telegram_bot import build_application, serve
     from adapters.telegram_stream import render
-    from bot.engine import Engine
-    from config.personas import load_personas
     from config.settings import Settings
-    from storage.memory import SqliteMemory
-    from tests.fakes.model import FakeModel
 
     expected = render(ANSWER).text
-    ctx = mp.get_context("spawn")
-    ours, theirs = ctx.Pipe()
-    child = ctx.Process(target=fake_api_process, args=(theirs, chats, per_chat, expected))
-    child.start()
+    ours, child = spawn(fake_api_process, chats, per_chat, expected)
     loop = asyncio.get_running_loop()
     root, token = await loop.run_in_executor(None, ours.recv)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
@@ -93,30 +83,20 @@ async def run(chats: int, per_chat: int, interval: float) -> dict[str, Any]:
             TELEGRAM_API_BASE_URL=root,
             TERTULIA_EDIT_INTERVAL=interval,
         )
-        async with SqliteMemory(Path(tmp) / "bench.db") as memory:
-            engine = Engine(memory, FakeModel(ANSWER, chunk=16), personas=load_personas())
+        async with answering_engine(Path(tmp) / "bench.db") as engine:
             stop = asyncio.Event()
             app = build_application(settings, engine)
             task = asyncio.create_task(serve(app, settings, stop))
             # serve() has no "ready" signal; polling a flag is fine outside the timed part.
             while not (app.updater and app.updater.running):  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-            cpu = time.process_time()
-            ours.send("go")
-            latencies, wall, fake_cpu = await loop.run_in_executor(None, ours.recv)
-            cpu = time.process_time() - cpu
+            latencies, wall, fake_cpu, cpu = await adapter_side(ours)
             stop.set()
             await task
     ours.send("stop")
     child.join(10)
-    n = len(latencies)
     return {
-        "messages": n,
-        "wall_s": wall,
-        "msgs_per_s": n / wall,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "cpu_ms_per_msg": cpu * 1000 / n,
+        **figures(latencies, wall, cpu),
         "fake_cpu_share": fake_cpu / wall,
         "cpu_share": cpu / wall,
     }
@@ -124,10 +104,7 @@ async def run(chats: int, per_chat: int, interval: float) -> dict[str, Any]:
 
 def report(title: str, r: dict[str, Any]) -> None:
     print(title)
-    print(f"  messages        {r['messages']} in {r['wall_s']:.2f} s")
-    print(f"  throughput      {r['msgs_per_s']:.0f} messages/s")
-    print(f"  added latency   p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms")
-    print(f"  adapter CPU     {r['cpu_ms_per_msg']:.2f} ms per message (engine + SQLite included)")
+    print_figures(r)
     print(f"  CPU busy        adapter {r['cpu_share']:.0%}, fake Bot API {r['fake_cpu_share']:.0%}")
 
 

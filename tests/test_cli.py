@@ -11,16 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.processes import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120):
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_"))
-    }
     return subprocess.run(
         [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", *args],
         input=stdin,
@@ -28,7 +24,7 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str = "", timeout: floa
         text=True,
         timeout=timeout,
         cwd=ROOT,
-        env={**base, **env},
+        env={**clean_env(), **env},
     )
 
 
@@ -121,11 +117,7 @@ def test_ctrl_c_at_the_terminal_prompt_exits_cleanly(tmp_path):
     import signal
     import time
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_"))
-    }
+    env = clean_env()
     env["TERTULIA_DB"] = str(tmp_path / "t.db")
     pid, fd = pty.fork()
     if pid == 0:  # the child: a real terminal, as a person would run it

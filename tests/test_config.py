@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import SettingsError, load_settings
+from tests.processes import OWN_PREFIXES
 
 
 @pytest.fixture(autouse=True)
@@ -12,7 +13,7 @@ def clean_env(monkeypatch):
     import os
 
     for name in list(os.environ):
-        if name.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_")):
+        if name.startswith(OWN_PREFIXES):
             monkeypatch.delenv(name)
 
 

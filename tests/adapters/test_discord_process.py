@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
 
 from tests.fakes.discord_api import TOKEN, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.processes import kill, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,12 +48,9 @@ async def test_discord_process_answers_a_dm_and_exits_cleanly_on_sigterm(tmp_pat
                 lambda: next((m for m in fake.bot_messages() if m.reply_to == mid), None)
             )
             await fake.wait_for(lambda: answer.content == "Hola desde el modelo.")
-            proc.send_signal(signal.SIGTERM)
-            _, stderr = await asyncio.wait_for(proc.communicate(), 20)
+            stderr = await terminate(proc, 20)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await kill(proc)
     log = stderr.decode()
     assert proc.returncode == 0, log
     assert "discord adapter stopped" in log

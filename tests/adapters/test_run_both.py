@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -13,6 +11,7 @@ from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.processes import clean_env, kill, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_PLATFORM = 40
@@ -25,13 +24,8 @@ async def test_run_supervises_both_platforms_on_one_database(tmp_path: Path) -> 
         FakeDiscord() as dc,
         FakeOpenAIServer(lambda messages: "ok: " + messages[-1]["content"]) as llm,
     ):
-        base = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_"))
-        }
         env = {
-            **base,
+            **clean_env(),
             "NO_PROXY": "127.0.0.1,localhost",
             "TELEGRAM_BOT_TOKEN": tg.token,
             "TELEGRAM_API_BASE_URL": tg.root,
@@ -69,12 +63,9 @@ async def test_run_supervises_both_platforms_on_one_database(tmp_path: Path) -> 
                 ),
                 timeout=60,
             )
-            proc.send_signal(signal.SIGTERM)
-            _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+            stderr = await terminate(proc, 30)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await kill(proc)
     log = stderr.decode()
     assert proc.returncode == 0, log
     assert "locked" not in log and "Traceback" not in log, log

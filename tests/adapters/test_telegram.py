@@ -1,105 +1,22 @@
-"""The Telegram adapter end to end: real python-telegram-bot against the fake Bot API."""
+"""The Telegram adapter end to end: private chats, streamed replies and groups."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from telegram.ext import Application
 
-from adapters.telegram_bot import build_application, serve
 from bot.engine import Engine
-from bot.i18n import media_name, t
-from bot.types import Image, Turn
-from config.settings import Settings
+from bot.types import Turn
+from tests.adapters.telegram_harness import ANA, BEN, GROUP, StartBot, bot_starter, call_order
 from tests.fakes.model import FakeModel
-from tests.fakes.telegram_api import TEXT_LIMIT, FakeTelegramAPI, utf16_len
-
-GROUP = -100123
-ANA, BEN = 11, 22
-
-
-@dataclass
-class Bot:
-    api: FakeTelegramAPI
-    model: FakeModel
-    engine: Engine
-    app: Application[Any, Any, Any, Any, Any, Any]
-
-    def user_texts(self, call: int = -1) -> list[str]:
-        """The user turns the model saw in one call."""
-        return [turn.text for turn in self.model.calls[call][1] if turn.role == "user"]
-
-    async def answered(self, chat_id: int, count: int = 1) -> list[str]:
-        """Wait until `count` replies in `chat_id` exist and their last edit is complete."""
-        await self.api.wait_for(lambda: len(self.api.bot_messages(chat_id)) >= count)
-        await self.settled()
-        return self.api.texts(chat_id)
-
-    async def settled(self) -> None:
-        """Wait until no update is queued or being handled (every reply fully delivered)."""
-        quiet = 0
-        for _ in range(500):
-            busy = self.app.update_processor.current_concurrent_updates
-            quiet = quiet + 1 if busy == 0 and self.app.update_queue.empty() else 0
-            if quiet == 2:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the adapter is still busy")
-
-
-StartBot = Callable[..., Any]
+from tests.fakes.telegram_api import TEXT_LIMIT, utf16_len
 
 
 @pytest.fixture
 async def start_bot(make_engine: Callable[..., Engine]) -> AsyncIterator[StartBot]:
-    """`await start_bot(model, engine_kwargs={}, **settings)`: the adapter polling a fake API."""
-    async with AsyncExitStack() as stack:
-
-        async def start(
-            model: FakeModel | None = None, engine_kwargs: dict[str, Any] | None = None, **env: Any
-        ) -> Bot:
-            api = await stack.enter_async_context(FakeTelegramAPI())
-            model = model or FakeModel("Hello! How can I help?")
-            engine = make_engine(model, **(engine_kwargs or {}))
-            values = {
-                "TELEGRAM_BOT_TOKEN": api.token,
-                "TELEGRAM_API_BASE_URL": api.root,
-                "TERTULIA_EDIT_INTERVAL": 0,
-                **env,
-            }
-            settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-            stop = asyncio.Event()
-            app = build_application(settings, engine)
-            task = asyncio.create_task(serve(app, settings, stop))
-
-            async def shutdown() -> None:
-                stop.set()
-                await asyncio.wait_for(task, 10)
-
-            stack.push_async_callback(shutdown)
-            ready = "setWebhook" if "TELEGRAM_WEBHOOK_URL" in env else "getUpdates"
-            await api.wait_for(lambda: api.calls_of(ready) or task.done())
-            if task.done():
-                task.result()  # start-up failed: show why
-            return Bot(api, model, engine, app)
-
+    async with bot_starter(make_engine) as start:
         yield start
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def call_order(bot: Bot, chat_id: int) -> list[str]:
-    return [m for m, p in bot.api.calls if p.get("chat_id") == chat_id]
 
 
 # -- private chats and streaming ------------------------------------------------------
@@ -266,139 +183,3 @@ async def test_commands_for_another_bot_are_ignored_in_groups(start_bot: StartBo
     bot.api.push_text(GROUP, ANA, "/model@tertulia_bot")
     [text] = await bot.answered(GROUP)
     assert "fake-1" in text
-
-
-# -- commands ------------------------------------------------------------------------------
-
-
-async def test_commands_are_the_menu_in_english_and_spanish(start_bot: StartBot) -> None:
-    bot = await start_bot(TERTULIA_ADMINS=f"telegram:{ANA},discord:5")
-    public = [c for c in bot.engine.commands() if not c.admin_only]
-    english, spanish = bot.api.commands_for(), bot.api.commands_for("es")
-    assert [c["command"] for c in english] == [c.name for c in public]
-    assert [c["description"] for c in spanish] == [c.description["es"] for c in public]
-    assert "stats" not in [c["command"] for c in english]
-    # The admin also gets the admin-only commands, in their own chat.
-    admin = bot.api.commands_for("es", scope={"type": "chat", "chat_id": ANA})
-    assert "stats" in [c["command"] for c in admin]
-
-
-async def test_start_greets_in_the_users_language(start_bot: StartBot) -> None:
-    bot = await start_bot()
-    bot.api.push_text(ANA, ANA, "/start", language_code="es", first_name="Ana")
-    [text] = await bot.answered(ANA)
-    assert text.startswith("¡Hola Ana!") and "/persona" in text
-    bot.api.push_text(BEN, BEN, "/start", language_code="en-GB", first_name="Ben")
-    [text] = await bot.answered(BEN)
-    assert text.startswith("Hi Ben!")
-    assert bot.model.calls == []  # commands never reach the model
-
-
-async def test_help_new_persona_and_lang_commands(start_bot: StartBot) -> None:
-    bot = await start_bot()
-    steps = [
-        ("/help", "/forget"),
-        ("/new", t("new_done", "en")),
-        ("/persona tutor", "Persona set to tutor"),
-        ("/lang es", t("lang_set", "es")),
-        ("/help", t("help_header", "es")),
-    ]
-    for n, (command, expected) in enumerate(steps, start=1):
-        bot.api.push_text(ANA, ANA, command)
-        texts = await bot.answered(ANA, n)
-        assert expected in texts[-1], command
-    bot.api.push_text(ANA, ANA, "hola")
-    await bot.answered(ANA, len(steps) + 1)
-    system = bot.model.calls[-1][0]
-    assert "tutor" in system.lower()
-
-
-# -- media and bad input ---------------------------------------------------------------------
-
-
-async def test_photo_reaches_the_model_as_the_largest_image(start_bot: StartBot) -> None:
-    bot = await start_bot(FakeModel("A cat."))
-    bot.api.push_photo(ANA, ANA, b"\xff\xd8 big jpeg", caption="what is this?")
-    assert await bot.answered(ANA) == ["A cat."]
-    last = bot.model.calls[-1][1][-1]
-    assert last.text == "what is this?"
-    assert last.images == (Image(b"\xff\xd8 big jpeg", "image/jpeg"),)
-
-
-async def test_image_sent_as_a_file_reaches_the_model(start_bot: StartBot) -> None:
-    bot = await start_bot(FakeModel("A chart."))
-    fid = bot.api.add_file(b"\x89PNG chart", "documents/chart.png")
-    doc = {"file_id": fid, "file_unique_id": "u1", "file_name": "chart.png",
-           "mime_type": "image/png", "file_size": 11}  # fmt: skip
-    bot.api.push_message(ANA, ANA, document=doc, caption="explain")
-    assert await bot.answered(ANA) == ["A chart."]
-    assert bot.model.calls[-1][1][-1].images == (Image(b"\x89PNG chart", "image/png"),)
-
-
-async def test_photo_without_vision_gets_an_explanation(start_bot: StartBot) -> None:
-    bot = await start_bot(FakeModel("unused", accepts_images=False))
-    bot.api.push_photo(ANA, ANA, b"\xff\xd8", language_code="es")
-    [text] = await bot.answered(ANA)
-    assert text == t("no_images", "es", model="fake-1")
-    assert bot.model.calls == []
-
-
-@pytest.mark.parametrize("kind", ["sticker", "voice", "video", "document"])
-async def test_unsupported_media_gets_a_short_answer(start_bot: StartBot, kind: str) -> None:
-    bot = await start_bot()
-    bot.api.push_media(ANA, ANA, kind)
-    [text] = await bot.answered(ANA)
-    assert media_name(kind, "en") in text and "text" in text
-    assert bot.model.calls == []
-
-
-async def test_empty_text_is_ignored_and_oversize_text_explained(start_bot: StartBot) -> None:
-    bot = await start_bot(engine_kwargs={"max_input_chars": 100})
-    bot.api.push_text(ANA, ANA, "   \n  ")
-    bot.api.push_text(ANA, ANA, "x" * 150)
-    [text] = await bot.answered(ANA)
-    assert text == t("too_long", "en", length=150, limit=100)
-    assert bot.model.calls == []
-
-
-async def test_redelivered_message_is_answered_once(start_bot: StartBot) -> None:
-    bot = await start_bot()
-    first = bot.api.push_text(ANA, ANA, "only once")
-    await bot.answered(ANA)
-    bot.api.push_update({"message": first})  # same chat and message id, new update id
-    bot.api.push_text(ANA, ANA, "next")
-    await bot.answered(ANA, 2)
-    assert len(bot.api.bot_messages(ANA)) == 2
-    assert [bot.user_texts(i)[-1] for i in range(2)] == ["only once", "next"]
-
-
-async def test_messages_from_bots_are_ignored(start_bot: StartBot) -> None:
-    bot = await start_bot()
-    bot.api.push_text(ANA, ANA, "I am a bot", is_bot=True)
-    bot.api.push_text(BEN, BEN, "I am not")
-    await bot.answered(BEN)
-    assert bot.api.bot_messages(ANA) == [] and len(bot.model.calls) == 1
-
-
-# -- webhook ---------------------------------------------------------------------------------
-
-
-async def test_webhook_rejects_a_wrong_secret_and_answers_the_right_one(
-    start_bot: StartBot,
-) -> None:
-    port = free_port()
-    bot = await start_bot(
-        TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/tg/hook",
-        TELEGRAM_WEBHOOK_SECRET="right-secret",
-        TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
-        TELEGRAM_WEBHOOK_PORT=port,
-    )
-    assert bot.api.webhook is not None
-    assert bot.api.webhook["secret_token"] == "right-secret"
-    assert bot.api.calls_of("getUpdates") == []
-    message = bot.api.make_message(ANA, ANA, text="via webhook")
-    assert await bot.api.post_to_webhook({"message": message}, secret="wrong") == 403
-    assert await bot.api.post_to_webhook({"message": message}, secret="") == 403
-    assert await bot.api.post_to_webhook({"message": message}) == 200
-    assert await bot.answered(ANA) == ["Hello! How can I help?"]
-    assert bot.user_texts() == ["via webhook"]

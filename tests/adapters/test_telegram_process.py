@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sys
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.processes import clean_env, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,13 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def start_adapter(
     api: FakeTelegramAPI, model: FakeOpenAIServer, db: Path, log: Path
 ) -> asyncio.subprocess.Process:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_"))
-    }
     env = {
-        **base,
+        **clean_env(),
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_BASE_URL": api.root,
         "TERTULIA_DB": str(db),
@@ -41,14 +35,13 @@ async def start_adapter(
 
 
 async def stop_adapter(proc: asyncio.subprocess.Process, log: Path) -> int:
-    proc.send_signal(signal.SIGTERM)
     try:
-        return await asyncio.wait_for(proc.wait(), 15)
+        await terminate(proc, 15)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
         logged = await asyncio.to_thread(log.read_text)
         raise AssertionError(f"no clean stop on SIGTERM:\n{logged}") from None
+    assert proc.returncode is not None
+    return proc.returncode
 
 
 async def test_adapter_process_answers_and_answers_a_redelivery_once(tmp_path: Path) -> None:

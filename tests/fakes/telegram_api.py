@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import json
 import logging
 import re
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.telegram_methods import (
+    TEXT_LIMIT,
+    ApiError,
+    BotMessage,
+    Failure,
+    TelegramState,
+    utf16_len,
+)
+
+__all__ = ["TEXT_LIMIT", "ApiError", "BotMessage", "FakeTelegramAPI", "utf16_len"]
+
 log = logging.getLogger(__name__)
 
-TEXT_LIMIT = 4096  # UTF-16 code units, as Telegram counts them
 # Form fields PTB sends as plain strings; every other field is JSON inside the form.
 _STRING_FIELDS = frozenset(
     {
@@ -36,71 +43,9 @@ _STRING_FIELDS = frozenset(
         "name",
     }
 )
-_ENTITY_TYPES = frozenset(
-    {
-        "mention",
-        "hashtag",
-        "cashtag",
-        "bot_command",
-        "url",
-        "email",
-        "phone_number",
-        "bold",
-        "italic",
-        "underline",
-        "strikethrough",
-        "spoiler",
-        "blockquote",
-        "expandable_blockquote",
-        "code",
-        "pre",
-        "text_link",
-        "text_mention",
-        "custom_emoji",
-        "date_time",
-    }
-)
 
 
-def utf16_len(text: str) -> int:
-    """Length of `text` as Telegram measures it."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-class ApiError(Exception):
-    """An error the fake answers with `ok: false`."""
-
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.code, self.description, self.retry_after = code, description, retry_after
-
-
-@dataclass(slots=True)
-class BotMessage:
-    """A message the bot sent, with its current text and every version it had."""
-
-    chat_id: int
-    message_id: int
-    text: str
-    entities: list[dict[str, Any]]
-    thread_id: int | None = None
-    reply_to: int | None = None
-    history: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Failure:
-    """A scripted error for the next call of `method` whose params match."""
-
-    method: str
-    code: int
-    description: str
-    retry_after: int | None
-    match: Callable[[dict[str, Any]], bool] | None
-    times: int
-
-
-class FakeTelegramAPI:
+class FakeTelegramAPI(TelegramState):
     """Answers the Bot API methods the adapter uses and records what the bot did.
 
     Tests push updates (`push_text`, `push_photo`, `push_media`, `push_message`) that the
@@ -116,24 +61,7 @@ class FakeTelegramAPI:
         bot_id: int = 777000,
         validate: bool = True,
     ) -> None:
-        self.token, self.username, self.bot_id = token, username, bot_id
-        self.validate = validate  # benches turn off checks they don't need
-        self.record_calls = True
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.messages: dict[int, list[BotMessage]] = {}
-        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.webhook: dict[str, Any] | None = None
-        self.files: dict[str, tuple[str, bytes]] = {}
-        self.unknown: list[str] = []
-        self.errors: list[tuple[str, int, str]] = []  # (method, code, description) answered
-        self.on_message: Callable[[BotMessage], None] | None = None  # benches time deliveries
-        self._updates: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1)
-        self._msg_ids: dict[int, itertools.count[int]] = {}
-        self._user_msgs: dict[tuple[int, int], dict[str, Any]] = {}
-        self._chat_types: dict[int, str] = {}
-        self._failures: list[Failure] = []
-        self._changed = asyncio.Condition()
+        super().__init__(token, username=username, bot_id=bot_id, validate=validate)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -332,16 +260,13 @@ class FakeTelegramAPI:
             except TimeoutError:
                 raise AssertionError(f"condition not met within {timeout}s") from None
 
-    def bot_messages(self, chat_id: int) -> list[BotMessage]:
-        return self.messages.get(chat_id, [])
-
     def texts(self, chat_id: int) -> list[str]:
         return [m.text for m in self.bot_messages(chat_id)]
 
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         return [p for m, p in self.calls if m == method]
 
-    # -- Bot API -----------------------------------------------------------------
+    # -- HTTP --------------------------------------------------------------------
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -379,183 +304,6 @@ class FakeTelegramAPI:
                 if failure.times <= 0:
                     self._failures.remove(failure)
                 raise ApiError(failure.code, failure.description, failure.retry_after)
-
-    def _me(self) -> dict[str, Any]:
-        return {
-            "id": self.bot_id,
-            "is_bot": True,
-            "first_name": "Tertulia",
-            "username": self.username,
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-        }
-
-    async def _m_getMe(self, p: dict[str, Any]) -> Any:
-        return self._me()
-
-    async def _m_setMyCommands(self, p: dict[str, Any]) -> Any:
-        scope = p.get("scope") or {"type": "default"}
-        key = (json.dumps(scope, sort_keys=True), p.get("language_code") or "")
-        for cmd in p["commands"]:
-            if not re.fullmatch(r"[a-z0-9_]{1,32}", cmd["command"]) or not (
-                1 <= len(cmd["description"]) <= 256
-            ):
-                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
-        self.commands[key] = p["commands"]
-        return True
-
-    def commands_for(
-        self, language_code: str = "", scope: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        key = (json.dumps(scope or {"type": "default"}, sort_keys=True), language_code)
-        return self.commands.get(key, [])
-
-    async def _m_deleteWebhook(self, p: dict[str, Any]) -> Any:
-        self.webhook = None
-        return True
-
-    async def _m_setWebhook(self, p: dict[str, Any]) -> Any:
-        self.webhook = p
-        return True
-
-    async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
-        offset, timeout = int(p.get("offset") or 0), float(p.get("timeout") or 0)
-        self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates and timeout > 0:
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait_for(lambda: self._updates), timeout)
-        return self._updates[: int(p.get("limit") or 100)]
-
-    async def _m_sendChatAction(self, p: dict[str, Any]) -> Any:
-        return True
-
-    async def _m_getFile(self, p: dict[str, Any]) -> Any:
-        if p["file_id"] not in self.files:
-            raise ApiError(400, "Bad Request: invalid file_id")
-        path, data = self.files[p["file_id"]]
-        return {
-            "file_id": p["file_id"],
-            "file_unique_id": p["file_id"] + "u",
-            "file_size": len(data),
-            "file_path": path,
-        }
-
-    async def _m_sendMessage(self, p: dict[str, Any]) -> Any:
-        chat_id = int(p["chat_id"])
-        text, entities = p.get("text", ""), p.get("entities") or []
-        self._check_text(text, entities, p.get("parse_mode"))
-        reply = p.get("reply_parameters") or {}
-        msg = BotMessage(
-            chat_id,
-            self._next_msg_id(chat_id),
-            text,
-            entities,
-            thread_id=p.get("message_thread_id"),
-            reply_to=reply.get("message_id"),
-        )
-        msg.history.append((text, entities))
-        self.messages.setdefault(chat_id, []).append(msg)
-        if self.on_message:
-            self.on_message(msg)
-        return self._message_dict(chat_id, msg.message_id)
-
-    async def _m_editMessageText(self, p: dict[str, Any]) -> Any:
-        chat_id, message_id = int(p["chat_id"]), int(p["message_id"])
-        text, entities = p.get("text", ""), p.get("entities") or []
-        found = [m for m in self.bot_messages(chat_id) if m.message_id == message_id]
-        if not found:
-            raise ApiError(400, "Bad Request: message to edit not found")
-        msg = found[0]
-        self._check_text(text, entities, p.get("parse_mode"))
-        if (text, entities) == (msg.text, msg.entities):
-            raise ApiError(
-                400,
-                "Bad Request: message is not modified: specified new message "
-                "content and reply markup are exactly the same",
-            )
-        msg.text, msg.entities = text, entities
-        msg.history.append((text, entities))
-        if self.on_message:
-            self.on_message(msg)
-        return self._message_dict(chat_id, message_id)
-
-    def _check_text(
-        self, text: str, entities: list[dict[str, Any]], parse_mode: str | None = None
-    ) -> None:
-        if not self.validate:
-            return
-        if parse_mode:
-            _check_markup(text, parse_mode)
-        if not text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
-        size = utf16_len(text)
-        if size > TEXT_LIMIT:
-            raise ApiError(400, "Bad Request: message is too long")
-        for ent in entities:
-            off, length = ent.get("offset", -1), ent.get("length", 0)
-            if (
-                ent.get("type") not in _ENTITY_TYPES
-                or off < 0
-                or length <= 0
-                or off + length > size
-            ):
-                raise ApiError(400, f"Bad Request: can't parse entities: bad entity {ent}")
-
-    # -- helpers -----------------------------------------------------------------
-
-    def _next_msg_id(self, chat_id: int) -> int:
-        return next(self._msg_ids.setdefault(chat_id, itertools.count(1)))
-
-    def _message_dict(self, chat_id: int, message_id: int) -> dict[str, Any]:
-        if (chat_id, message_id) in self._user_msgs:
-            return self._user_msgs[(chat_id, message_id)]
-        ctype = self._chat_types.get(chat_id, "private" if chat_id > 0 else "supergroup")
-        for m in self.bot_messages(chat_id):
-            if m.message_id == message_id:
-                out: dict[str, Any] = {
-                    "message_id": m.message_id,
-                    "date": int(time.time()),
-                    "chat": {"id": chat_id, "type": ctype},
-                    "from": self._me(),
-                    "text": m.text,
-                }
-                if m.entities:
-                    out["entities"] = m.entities
-                if m.thread_id is not None:
-                    out["message_thread_id"] = m.thread_id
-                    out["is_topic_message"] = True
-                return out
-        raise ApiError(400, "Bad Request: message not found")
-
-    def _notify(self) -> None:
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        # Handlers and push helpers are sync or mid-request: wake waiters from a task.
-        asyncio.get_running_loop().create_task(notify())
-
-
-def _check_markup(text: str, parse_mode: str) -> None:
-    # Enough of Telegram's parser to catch hand-made escaping that went wrong.
-    if parse_mode.lower() == "html":
-        return
-    bare = re.sub(r"\\.", "", text)
-    for mark in ("*", "_", "`", "~"):
-        if bare.count(mark) % 2:
-            raise ApiError(400, f"Bad Request: can't parse entities: unclosed {mark}")
-    if bare.count("[") != bare.count("]"):
-        raise ApiError(400, "Bad Request: can't parse entities: unclosed [")
-    if parse_mode == "MarkdownV2":
-        for char in ".!-=+#{}|>()":
-            if char in bare:
-                raise ApiError(
-                    400,
-                    f"Bad Request: can't parse entities: Character '{char}' "
-                    "is reserved and must be escaped with the preceding '\\'",
-                )
 
 
 def _auto_entities(text: str) -> list[dict[str, Any]]:
