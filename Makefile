@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.bench_local
 	$(BIN)/python -m bench.bench_telegram
 	$(BIN)/python -m bench.bench_discord
+	$(BIN)/python -m bench.bench_memory
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
