@@ -1,4 +1,4 @@
-"""Memory over time: the engine's process memory while 40,000 users come and go.
+"""Memory over time: the engine's process memory while 150,000 users come and go.
 
 Run: .venv/bin/python -m bench.bench_memory
 
@@ -61,7 +61,7 @@ async def soak(blocks: int, per_block: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--blocks", type=int, default=8)
+    parser.add_argument("--blocks", type=int, default=30)
     parser.add_argument("--per-block", type=int, default=5000)
     args = parser.parse_args()
     asyncio.run(soak(args.blocks, args.per_block))
