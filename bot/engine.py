@@ -125,6 +125,8 @@ class Engine:
                         yield piece
 
     def _rejection(self, msg: IncomingMessage, text: str, lang: str) -> str:
+        if msg.unsupported == "photo" and self.model.accepts_images:
+            return t("image_unreadable", lang)  # the adapter could not download it
         if msg.unsupported:
             images = t("and_images", lang) if self.model.accepts_images else ""
             return t("unsupported", lang, kind=media_name(msg.unsupported, lang), images=images)

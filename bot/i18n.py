@@ -79,6 +79,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "Todavía no puedo leer {kind}. Entiendo texto{images}.",
     },
     "and_images": {"en": " and images", "es": " e imágenes"},
+    "image_unreadable": {
+        "en": "I couldn't open that image. Please send it again.",
+        "es": "No pude abrir esa imagen. Vuelve a enviarla, por favor.",
+    },
     "no_images": {
         "en": "The current model ({model}) can't see images. Describe it in words, or ask "
         "the bot's admin for a model with vision.",

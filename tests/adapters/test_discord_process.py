@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 from tests.fakes.discord_api import TOKEN, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.processes import kill, terminate
+from tests.processes import clean_env, kill, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_discord_process_answers_a_dm_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     async with FakeDiscord() as fake, FakeOpenAIServer(reply="Hola desde el modelo.") as llm:
         env = {
-            **os.environ,
+            **clean_env(),
             "NO_PROXY": "127.0.0.1,localhost",
             "DISCORD_BOT_TOKEN": TOKEN,
             "DISCORD_API_BASE_URL": f"http://127.0.0.1:{fake.port}",  # /api/v10 is implied

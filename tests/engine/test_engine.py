@@ -169,6 +169,12 @@ async def test_unsupported_media_and_images_without_vision(make_engine):
     assert "can't see images" in photo
 
 
+async def test_a_photo_the_adapter_could_not_download_is_explained(make_engine):
+    engine = make_engine(FakeModel("x"))
+    answer = await collect(engine, msg("", unsupported="photo", language="es"))
+    assert answer == "No pude abrir esa imagen. Vuelve a enviarla, por favor."
+
+
 async def test_images_reach_a_model_that_reads_them(make_engine):
     model = FakeModel("a cat")
     engine = make_engine(model)
