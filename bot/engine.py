@@ -6,8 +6,8 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import aclosing, asynccontextmanager
 
 from bot import context
 from bot.commands import REGISTRY, Command, CommandContext, parse_command
@@ -19,6 +19,9 @@ from storage import memory as st
 from storage.memory import Ingested, SqliteMemory
 
 log = logging.getLogger(__name__)
+
+# Streams the reply to one message; handed out by Engine.in_order().
+Replier = Callable[[IncomingMessage], AsyncGenerator[str, None]]
 
 
 class Engine:
@@ -79,50 +82,77 @@ class Engine:
             self._locks[key] = lock
         return lock
 
+    @asynccontextmanager
+    async def in_order(self, msg: IncomingMessage) -> AsyncIterator[Replier]:
+        """Hold this user's place in line; the yielded function streams the reply.
+
+        Adapters enter this before their first await (before downloading an image or
+        showing "typing"): asyncio.Lock is FIFO, so two quick messages from one user are
+        answered in the order they arrived, whatever each one does before the model.
+        """
+        async with self._lock(msg):
+            yield self._reply_in_line
+
     async def reply(self, msg: IncomingMessage) -> AsyncGenerator[str, None]:
         """Yield the reply in pieces; nothing for an empty or already-answered message."""
+        async with self.in_order(msg) as reply, aclosing(reply(msg)) as pieces:
+            async for piece in pieces:
+                yield piece
+
+    async def _reply_in_line(self, msg: IncomingMessage) -> AsyncGenerator[str, None]:
+        answered = False
+        try:
+            async with aclosing(self._answer(msg)) as pieces:
+                async for piece in pieces:
+                    answered = True
+                    yield piece
+        except Exception:
+            # A database that stays locked, a bug: the user still gets an answer.
+            log.exception("could not answer a %s message", msg.platform)
+            lang = normalize_lang(msg.language) or self.default_lang
+            yield ("\n\n" if answered else "") + t("internal_error", lang)
+
+    async def _answer(self, msg: IncomingMessage) -> AsyncGenerator[str, None]:
         text = msg.text.strip()
         if not text and not msg.images and not msg.unsupported:
             return
-        command = parse_command(text) if text.startswith("/") else None
-        # asyncio.Lock is FIFO: two quick messages from one user are answered in order.
-        async with self._lock(msg):
-            status = st.PENDING
-            if command is not None:
-                status = st.COMMAND
-            elif (
-                msg.unsupported
-                or len(text) > self.max_input_chars
-                or msg.images
-                and not self.model.accepts_images
-            ):
-                status = st.REJECTED
-            # The user's turn is stored before anything else happens: nothing is lost.
-            ingested = await self.memory.ingest(
-                platform=msg.platform,
-                platform_user_id=msg.user_id,
-                display_name=msg.display_name,
-                chat_id=msg.chat_id,
-                platform_message_id=msg.message_id,
-                text=text,
-                status=status,
-                tokens=self.model.estimate_tokens(text) if status == st.PENDING else 0,
-                images=len(msg.images),
-            )
-            if ingested is None:
-                log.info("duplicate %s message %s ignored", msg.platform, msg.message_id)
-                return
-            lang = self._lang(msg, ingested.user.lang)
-            if command is not None:
-                yield await self._run_command(msg, ingested, lang, *command)
-            elif status == st.REJECTED:
-                yield self._rejection(msg, text, lang)
-            else:
-                # aclosing: if our consumer stops early, the model's stream stops too and
-                # the turn is recorded as interrupted while we still hold the lock.
-                async with aclosing(self._generate(msg, ingested, text, lang)) as pieces:
-                    async for piece in pieces:
-                        yield piece
+        command = parse_command(text) if msg.allow_commands and text[:1] == "/" else None
+        status = st.PENDING
+        if command is not None:
+            status = st.COMMAND
+        elif (
+            msg.unsupported
+            or len(text) > self.max_input_chars
+            or msg.images
+            and not self.model.accepts_images
+        ):
+            status = st.REJECTED
+        # The user's turn is stored before anything else happens: nothing is lost.
+        ingested = await self.memory.ingest(
+            platform=msg.platform,
+            platform_user_id=msg.user_id,
+            display_name=msg.display_name,
+            chat_id=msg.chat_id,
+            platform_message_id=msg.message_id,
+            text=text,
+            status=status,
+            tokens=self.model.estimate_tokens(text) if status == st.PENDING else 0,
+            images=len(msg.images),
+        )
+        if ingested is None:
+            log.info("duplicate %s message %s ignored", msg.platform, msg.message_id)
+            return
+        lang = self._lang(msg, ingested.user.lang)
+        if command is not None:
+            yield await self._run_command(msg, ingested, lang, *command)
+        elif status == st.REJECTED:
+            yield self._rejection(msg, text, lang)
+        else:
+            # aclosing: if our consumer stops early, the model's stream stops too and
+            # the turn is recorded as interrupted while we still hold the lock.
+            async with aclosing(self._generate(msg, ingested, text, lang)) as pieces:
+                async for piece in pieces:
+                    yield piece
 
     def _rejection(self, msg: IncomingMessage, text: str, lang: str) -> str:
         if msg.unsupported == "photo" and self.model.accepts_images:

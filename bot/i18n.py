@@ -121,6 +121,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "No hay ninguna plataforma configurada: chateamos aquí. Pon TELEGRAM_BOT_TOKEN "
         "y/o DISCORD_BOT_TOKEN en .env para llevar el bot a Telegram o Discord.",
     },
+    "internal_error": {
+        "en": "Something went wrong on my side and I couldn't answer. Please try again "
+        "in a moment.",
+        "es": "Algo falló por mi parte y no pude responder. Vuelve a intentarlo en un momento.",
+    },
     "empty_reply": {
         "en": "The model returned an empty answer. Please try again.",
         "es": "El modelo devolvió una respuesta vacía. Vuelve a intentarlo.",

@@ -36,6 +36,9 @@ class IncomingMessage:
     # A kind of media the adapter could not convert ("sticker", "voice", ...):
     # the engine answers with a localised note on what it can read.
     unsupported: str | None = None
+    # False when the text must be read as a question even if it starts with "/"
+    # (Discord's /ask prompt:/forget confirm is a question, not the /forget command).
+    allow_commands: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     """Read and validate settings, raising SettingsError with one line naming the variable."""
     try:
         settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except (UnicodeDecodeError, OSError) as exc:
+        raise SettingsError(f"{env_file}: cannot read the settings file: {exc}") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "settings"

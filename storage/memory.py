@@ -109,11 +109,18 @@ class SqliteMemory:
     async def open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Checked here because a failed aiosqlite.connect() leaves its worker thread to
+            # crash against the closed loop at exit, after our one-line error.
+            with self.path.open("ab"):
+                pass
         except OSError as exc:
-            raise StorageError(f"TERTULIA_DB: cannot create {self.path.parent}: {exc}") from None
+            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer waits for
         # the lock up front (busy timeout) instead of failing on a lock upgrade mid-way.
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:  # a directory, no permission, ...
+            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
         try:
             await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             await self._enable_wal(conn)
@@ -143,7 +150,10 @@ class SqliteMemory:
 
         Often enough that the WAL (which readers search) stays small under full load.
         """
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:  # a directory, no permission, ...
+            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
         try:
             await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             while True:

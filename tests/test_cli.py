@@ -89,6 +89,12 @@ def test_bad_settings_exit_2_with_one_line(env, variable):
     assert "Traceback" not in done.stderr
 
 
+def test_a_directory_as_database_exits_2_naming_the_setting(tmp_path):
+    done = run_cli(["chat"], {"TERTULIA_DB": str(tmp_path)}, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "TERTULIA_DB" in done.stderr and done.stderr.count("\n") == 1
+
+
 def test_a_file_that_is_not_a_database_exits_2_naming_the_setting(tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_bytes(b"this is not sqlite" * 100)

@@ -76,3 +76,10 @@ def test_unknown_default_persona_is_an_error(monkeypatch):
 def test_secrets_are_not_shown_in_repr(monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", "super-secret-key")
     assert "super-secret-key" not in repr(load_settings(None))
+
+
+def test_an_unreadable_env_file_is_one_clear_error(tmp_path):
+    env = tmp_path / ".env"
+    env.write_bytes(b"TERTULIA_LANG=\xff\xfe\n")
+    with pytest.raises(SettingsError, match="cannot read the settings file"):
+        load_settings(env)

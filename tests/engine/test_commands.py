@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.commands import parse_command
 from bot.types import IncomingMessage
 from tests.conftest import collect
@@ -101,3 +103,24 @@ async def test_admin_only_stats(make_engine):
 async def test_unknown_command_is_answered(make_engine):
     engine = make_engine()
     assert "/help" in await collect(engine, msg("/dance"))
+
+
+@pytest.mark.parametrize(
+    ("text", "spanish"),
+    [
+        ("/start", "¡Hola"),
+        ("/help", "Comandos:"),
+        ("/new", "Empezamos una conversación nueva"),
+        ("/persona", "Personajes (actual: assistant)"),
+        ("/persona tutor", "Personaje cambiado a tutor"),
+        ("/model", "Motor: fake"),
+        ("/forget", "Esto borra todo"),
+        ("/forget confirm", "Hecho: borré"),
+        ("/lang", "Idioma: español"),
+        ("/stats", "Solo un administrador"),
+        ("/bailar", "No conozco el comando /bailar"),
+    ],
+)
+async def test_every_command_answers_in_spanish(make_engine, text, spanish):
+    engine = make_engine()
+    assert (await collect(engine, msg(text, lang="es"))).startswith(spanish)

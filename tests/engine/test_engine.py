@@ -32,21 +32,47 @@ async def test_reply_streams_and_stores_both_turns(make_engine, memory):
 async def test_user_turn_is_stored_before_the_model_is_called(make_engine, memory):
     seen: list[list[tuple[str, str]]] = []
 
-    def reply(turns):
-        return "ok"
+    class Checking(FakeModel):
+        async def stream(self, system, turns):
+            # Runs when the model is called, before it produces anything.
+            user = await memory.find_user("test", "u1")
+            seen.append([(m.text, m.status) for m in await memory.history(user.id)])
+            async for piece in super().stream(system, turns):
+                yield piece
 
-    model = FakeModel(reply)
+    engine = make_engine(Checking("ok"))
+    assert await collect(engine, msg("first words")) == "ok"
+    assert seen == [[("first words", "pending")]]
+
+
+async def test_in_order_keeps_arrival_order_across_work_before_the_reply(make_engine):
+    model = FakeModel(lambda turns: "reply to " + turns[-1].text)
     engine = make_engine(model)
 
-    async def check_store() -> None:
-        user = await memory.find_user("test", "u1")
-        seen.append([(m.text, m.status) for m in await memory.history(user.id)])
+    async def handle(text: str, download: float) -> str:
+        # An adapter takes its place first, then does slow work (an image download).
+        async with engine.in_order(msg(text)) as reply:
+            await asyncio.sleep(download)
+            return "".join([p async for p in reply(msg(text))])
 
-    async with aclosing(engine.reply(msg("first words"))) as pieces:
-        async for _ in pieces:
-            await check_store()
-            break
-    assert seen[0][0] == ("first words", "pending")
+    first = asyncio.create_task(handle("with image", 0.05))
+    second = asyncio.create_task(handle("quick text", 0))
+    assert await asyncio.gather(first, second) == ["reply to with image", "reply to quick text"]
+    assert [turns[-1].text for _, turns in model.calls] == ["with image", "quick text"]
+
+
+async def test_a_storage_failure_is_answered_not_silent(make_engine, memory):
+    engine = make_engine(FakeModel("never"))
+    await memory.close()  # every query now fails
+    answer = await collect(engine, msg("hola", language="es"))
+    assert answer.startswith("Algo falló por mi parte")
+
+
+async def test_text_that_must_not_run_a_command_reaches_the_model(make_engine):
+    model = FakeModel(lambda turns: "model saw " + turns[-1].text)
+    engine = make_engine(model)
+    answer = await collect(engine, msg("/forget confirm", allow_commands=False))
+    assert answer == "model saw /forget confirm"
 
 
 async def test_context_carries_previous_turns_and_the_persona(make_engine):
