@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["gemini", "openai", "local"]
@@ -73,6 +74,16 @@ class Settings(BaseSettings):
 
     # Edit throttle for streamed replies, per reply (seconds).
     edit_interval: float = Field(1.0, alias="TERTULIA_EDIT_INTERVAL", ge=0)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram only accepts these; anything else fails later, at setWebhook.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1-256 characters from A-Z, a-z, 0-9, _ and -")
+        return value
 
     def chosen_backend(self) -> Backend:
         """The backend to use: the explicit setting, else the first one configured."""

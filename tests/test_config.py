@@ -47,6 +47,7 @@ def test_dotenv_file_is_read_and_blank_lines_mean_unset(tmp_path):
         ("TERTULIA_CONTEXT_TOKENS", "-5"),
         ("TERTULIA_LANG", "fr"),
         ("TELEGRAM_WEBHOOK_PORT", "99999"),
+        ("TELEGRAM_WEBHOOK_SECRET", "has spaces and ümlauts"),
     ],
 )
 def test_a_bad_value_names_its_variable(monkeypatch, name, value):
