@@ -8,6 +8,7 @@ import inspect
 import logging
 import signal
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -18,8 +19,8 @@ from adapters import discord_convert as convert
 from adapters.discord_stream import Page, PageGone, deliver
 from adapters.runtime import open_runtime
 from bot.commands import Command
-from bot.engine import Engine
-from bot.i18n import CATALOG
+from bot.engine import Engine, Replier
+from bot.i18n import CATALOG, normalize_lang, t
 from bot.types import Image, IncomingMessage
 from config.settings import Settings
 
@@ -122,10 +123,19 @@ class InteractionReply:
         self._interaction = interaction
         self._ephemeral = ephemeral
         self._pages = 0
+        self._deferred: asyncio.Task[Any] | None = None
+
+    def acknowledge(self) -> None:
+        """Start the deferral now, without waiting for it (or for this user's earlier replies)."""
+        # Discord wants an acknowledgement within 3 s, whatever the model does.
+        if self._deferred is None:
+            defer = self._interaction.response.defer(thinking=True, ephemeral=self._ephemeral)
+            self._deferred = asyncio.create_task(defer)
 
     async def begin(self) -> None:
-        # Discord wants an acknowledgement within 3 s, whatever the model does.
-        await self._interaction.response.defer(thinking=True, ephemeral=self._ephemeral)
+        self.acknowledge()
+        assert self._deferred is not None
+        await self._deferred
 
     async def send(self, text: str) -> Page:
         self._pages += 1
@@ -232,10 +242,26 @@ class TertuliaDiscord(discord.Client):
         mentioned = any(u.id == me.id for u in message.mentions)
         if not (is_direct or mentioned or self._replies_to_me(message, me.id)):
             return
+        if not self._inflight.accepting:
+            return
+        sender = IncomingMessage(
+            platform=PLATFORM,
+            user_id=str(message.author.id),
+            # A thread has its own id, so each thread is its own conversation.
+            chat_id=str(message.channel.id),
+            text="",
+            display_name=message.author.display_name,
+            message_id=str(message.id),
+            is_direct=is_direct,
+        )
         try:
-            msg = await self._incoming(message, me.id, is_direct)
-            if msg.text or msg.images or msg.unsupported:  # not even "typing…" for nothing
-                await self._answer(msg, MessageReply(message))
+            # The user's place in line is taken before the first await (the download,
+            # "typing…"): a quick text after an image can't reach the model first.
+            with self._inflight.track():
+                async with self.engine.in_order(sender) as reply:
+                    msg = await self._incoming(message, me.id, sender)
+                    if msg.text or msg.images or msg.unsupported:  # not even "typing…"
+                        await self._deliver(reply, msg, MessageReply(message))
         except Exception:
             # Nothing a user sends may take the process down.
             log.exception("failed to answer discord message %s", message.id)
@@ -249,7 +275,7 @@ class TertuliaDiscord(discord.Client):
         return replied is not None and replied.author.id == my_id
 
     async def _incoming(
-        self, message: discord.Message, my_id: int, is_direct: bool
+        self, message: discord.Message, my_id: int, sender: IncomingMessage
     ) -> IncomingMessage:
         text = convert.strip_mention(message.content, my_id)
         images: list[Image] = []
@@ -261,21 +287,15 @@ class TertuliaDiscord(discord.Client):
                     data = await attachment.read()
                 except (discord.HTTPException, OSError) as exc:
                     log.warning("could not download attachment %s: %s", attachment.id, exc)
-                    kind = "file"
+                    kind = "photo"  # the engine says it couldn't open the image
                 else:
                     images.append(Image(data, attachment.content_type or "image/png"))
                     continue
             unsupported = unsupported or kind
-        return IncomingMessage(
-            platform=PLATFORM,
-            user_id=str(message.author.id),
-            # A thread has its own id, so each thread is its own conversation.
-            chat_id=str(message.channel.id),
+        return replace(
+            sender,
             text=text,
-            display_name=message.author.display_name,
             images=tuple(images),
-            message_id=str(message.id),
-            is_direct=is_direct,
             # Images are what the model reads; other files only matter when alone.
             unsupported=None if images else unsupported,
         )
@@ -283,6 +303,8 @@ class TertuliaDiscord(discord.Client):
     async def _on_slash(
         self, interaction: discord.Interaction, name: str, options: Mapping[str, str | None]
     ) -> None:
+        if not self._inflight.accepting:
+            return
         try:
             text, private = convert.slash_text(name, options, self._private.get(name, False))
             msg = IncomingMessage(
@@ -294,18 +316,29 @@ class TertuliaDiscord(discord.Client):
                 language=str(interaction.locale),
                 message_id=f"interaction:{interaction.id}",
                 is_direct=interaction.guild_id is None,
+                # /ask prompt:/forget is a question about /forget, not the command.
+                allow_commands=name != "ask",
             )
-            await self._answer(msg, InteractionReply(interaction, ephemeral=private))
+            surface = InteractionReply(interaction, ephemeral=private)
+            with self._inflight.track():
+                # Defer at once, but wait in line: an earlier reply may outlast Discord's 3 s.
+                surface.acknowledge()
+                async with self.engine.in_order(msg) as reply:
+                    await self._deliver(reply, msg, surface)
         except Exception:
             log.exception("failed to answer /%s interaction %s", name, interaction.id)
 
-    async def _answer(self, msg: IncomingMessage, surface: MessageReply | InteractionReply) -> None:
-        if not self._inflight.accepting:
-            return
-        with self._inflight.track():
-            # Engine.reply is an async generator typed as AsyncIterator: it has aclose().
-            async with contextlib.aclosing(self.engine.reply(msg)) as pieces:  # type: ignore[type-var]
-                await deliver(pieces, surface, interval=self.settings.edit_interval)
+    async def _deliver(
+        self, reply: Replier, msg: IncomingMessage, surface: MessageReply | InteractionReply
+    ) -> None:
+        lang = normalize_lang(msg.language) or self.engine.default_lang
+        async with contextlib.aclosing(reply(msg)) as pieces:
+            await deliver(
+                pieces,
+                surface,
+                interval=self.settings.edit_interval,
+                failure=t("internal_error", lang),
+            )
 
     async def drain(self, grace: float) -> None:
         """Take no new messages; give replies in flight `grace` seconds, then cancel them."""
@@ -336,12 +369,16 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> int
         await client.close()
         try:
             await running
+        # A bad setting exits 2: the supervisor then stops instead of restarting forever.
         except discord.LoginFailure:
-            log.error("Discord rejected DISCORD_BOT_TOKEN")
-            return 1
+            log.error("Discord rejected DISCORD_BOT_TOKEN: check the bot token")
+            return 2
         except discord.PrivilegedIntentsRequired:
-            log.error("enable the Message Content intent for this bot in the developer portal")
-            return 1
+            log.error(
+                "Discord refused the message-content intent: enable Message Content Intent"
+                " for this bot in the developer portal"
+            )
+            return 2
         except Exception:
             log.exception("discord client stopped with an error")
             return 1

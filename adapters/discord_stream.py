@@ -89,11 +89,13 @@ async def deliver(
     measure: Callable[[str], int] = discord_length,
     retries: int = 3,
     retry_delay: float = 0.5,
+    failure: str = "",
 ) -> str:
     """Stream `pieces` to `surface`, editing at most once per `interval`; return the full text.
 
     The last render is retried (with growing sleeps) so the final text always lands,
-    even when an interim edit failed or was skipped.
+    even when an interim edit failed or was skipped. When the stream raises before any
+    text, `failure` is shown instead, so the user never meets silence.
     """
     pages = _Pages(surface, limit, measure)
     text = ""
@@ -108,6 +110,8 @@ async def deliver(
         except Exception:
             # The engine answers errors itself; this is a bug, but keep what we have.
             log.exception("reply stream failed")
+            if not text.strip():
+                text = failure
         finally:
             done.set()
             changed.set()

@@ -6,6 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.discord_api import TOKEN, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.processes import clean_env, kill, terminate
@@ -56,3 +58,45 @@ async def test_discord_process_answers_a_dm_and_exits_cleanly_on_sigterm(tmp_pat
     assert "Traceback" not in log and " ERROR " not in log, log
     assert TOKEN not in log  # the token never reaches the logs
     assert llm.requests[0]["messages"][-1]["content"] == "hola"
+
+
+@pytest.mark.parametrize(
+    ("token", "close", "named"),
+    [("not-the-token", None, "DISCORD_BOT_TOKEN"), (TOKEN, 4014, "message-content intent")],
+)
+async def test_a_bad_token_or_intent_exits_2_so_the_supervisor_stops(
+    tmp_path: Path, token: str, close: int | None, named: str
+) -> None:
+    async with FakeDiscord() as fake:
+        fake.identify_close = close
+        env = {
+            **clean_env(),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "DISCORD_BOT_TOKEN": token,  # a wrong one gets 401 from the fake
+            "DISCORD_API_BASE_URL": fake.api_base,
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
+            "TERTULIA_DB": str(tmp_path / "bot.db"),
+            "TERTULIA_BACKEND": "openai",
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # never reached
+            "OPENAI_API_KEY": "x",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            "--env-file",
+            str(tmp_path / "absent.env"),
+            "discord",
+            cwd=ROOT,
+            env=env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, stderr = await asyncio.wait_for(proc.communicate(), 20)
+        finally:
+            await kill(proc)
+    log = stderr.decode()
+    assert proc.returncode == 2, log
+    assert named in log
+    assert "Traceback" not in log, log
+    assert token not in log

@@ -84,6 +84,9 @@ class FakeDiscord(DiscordState):
         if data.get("token") != TOKEN:
             await ws.close(code=4004, message=b"Authentication failed.")
             return
+        if self.identify_close is not None:
+            await ws.close(code=self.identify_close, message=b"Disallowed intent(s).")
+            return
         self.identifies += 1
         self.session_id = secrets.token_hex(8)
         self._seq, self._sent = 0, []

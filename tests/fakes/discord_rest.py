@@ -79,6 +79,8 @@ class DiscordState:
         self.typing: dict[int, int] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}  # PUT path -> payload
         self.attachments: dict[str, bytes] = {}
+        self.attachment_delay = 0.0  # seconds the CDN takes to serve a file
+        self.identify_close: int | None = None  # e.g. 4014: a privileged intent not enabled
         self.identifies = 0
         self.resumes = 0
         self.session_id = secrets.token_hex(8)
@@ -166,6 +168,7 @@ class DiscordState:
 
     async def _attachment(self, request: web.Request) -> web.Response:
         key = f"{request.match_info['id']}/{request.match_info['name']}"
+        await asyncio.sleep(self.attachment_delay)
         if key not in self.attachments:
             return web.Response(status=404)
         return web.Response(body=self.attachments[key], content_type="application/octet-stream")
