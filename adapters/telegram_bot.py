@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from telegram import (
 from telegram.constants import ChatAction, ChatType
 from telegram.error import (
     BadRequest,
+    ChatMigrated,
     InvalidToken,
     NetworkError,
     RetryAfter,
@@ -43,7 +44,8 @@ from telegram.request import BaseRequest, RequestData
 from adapters import telegram_convert as convert
 from adapters.telegram_http import TIMEOUTS, HttpFailure, HttpSession, HttpTimeout, timeouts
 from adapters.telegram_stream import Body, RateLimited, Rejected, ReplyStream, Transient
-from bot.engine import Engine
+from bot.engine import Engine, Replier
+from bot.i18n import normalize_lang, t
 from bot.types import Image, IncomingMessage
 from config.settings import Settings
 
@@ -115,16 +117,16 @@ class TelegramSink:
         )
 
     async def typing(self) -> None:
-        await _translated(
-            self.bot.send_chat_action(
-                self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
+        await self._call(
+            lambda chat_id: self.bot.send_chat_action(
+                chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
             )
         )
 
     async def send(self, body: Body) -> int:
-        sent = await _translated(
-            self.bot.send_message(
-                self.chat_id,
+        sent = await self._call(
+            lambda chat_id: self.bot.send_message(
+                chat_id,
                 body.text,
                 entities=self._entities(body),
                 message_thread_id=self.thread_id,
@@ -136,10 +138,10 @@ class TelegramSink:
 
     async def edit(self, message_id: int, body: Body) -> None:
         try:
-            await _translated(
-                self.bot.edit_message_text(
+            await self._call(
+                lambda chat_id: self.bot.edit_message_text(
                     body.text,
-                    chat_id=self.chat_id,
+                    chat_id=chat_id,
                     message_id=message_id,
                     entities=self._entities(body),
                     link_preview_options=_NO_PREVIEW,
@@ -149,6 +151,18 @@ class TelegramSink:
             # The message already shows this text (e.g. a retried edit that had landed).
             if "not modified" not in str(exc).lower():
                 raise
+
+    async def _call(self, make: Callable[[int], Awaitable[T]]) -> T:
+        """`make(chat_id)` with errors translated; once more on the new id of a migrated group."""
+        try:
+            return await _translated(make(self.chat_id))
+        except Rejected as exc:
+            if not isinstance(exc.__cause__, ChatMigrated):
+                raise
+            # The group became a supergroup, which has a new id for good.
+            log.info("chat %s migrated to %s", self.chat_id, exc.__cause__.new_chat_id)
+            self.chat_id = exc.__cause__.new_chat_id
+        return await _translated(make(self.chat_id))
 
     def _entities(self, body: Body) -> list[MessageEntity] | None:
         entities = [MessageEntity.de_json(e, self.bot) for e in body.entities]
@@ -164,6 +178,8 @@ async def _translated(call: Awaitable[T]) -> T:
         raise Rejected(exc.message) from exc
     except NetworkError as exc:  # includes TimedOut
         raise Transient(str(exc)) from exc
+    except TelegramError as exc:  # Forbidden (blocked, kicked), ChatMigrated, ...
+        raise Rejected(exc.message) from exc
 
 
 class TelegramAdapter:
@@ -240,19 +256,31 @@ class TelegramAdapter:
             message_id=str(message.message_id),
             is_direct=direct,
         )
-        sink = TelegramSink(bot, message.chat.id, topic, None if direct else message.message_id)
-        stream = ReplyStream(sink, interval=self.edit_interval)
-        async with aclosing(self._pieces(message, incoming, kind)) as pieces:
-            await stream.run(pieces)
+        # Take this user's place in line before any await: a photo being downloaded must
+        # not let a quick follow-up text overtake it.
+        async with self.engine.in_order(incoming) as reply:
+            sink = TelegramSink(bot, message.chat.id, topic, None if direct else message.message_id)
+            stream = ReplyStream(sink, interval=self.edit_interval)
+            try:
+                async with aclosing(self._pieces(message, incoming, kind, reply)) as pieces:
+                    await stream.run(pieces)
+            except Exception:
+                log.exception("could not deliver a reply in chat %s", message.chat.id)
+                if not stream.message_ids:  # say something rather than stay silent
+                    lang = normalize_lang(user.language_code) or "en"
+                    try:
+                        await sink.send(Body(t("internal_error", lang)))
+                    except (RateLimited, Rejected, Transient) as exc:
+                        log.warning("could not send the error notice: %s", exc)
 
     async def _pieces(
-        self, message: Message, incoming: IncomingMessage, kind: str | None
+        self, message: Message, incoming: IncomingMessage, kind: str | None, reply: Replier
     ) -> AsyncGenerator[str, None]:
         # Downloading happens inside the stream, so the user already sees "typing".
         image = await _download_image(message) if message.photo or kind == "document" else None
         incoming = convert.with_media(incoming, image, bool(message.photo), kind)
-        async with aclosing(self.engine.reply(incoming)) as reply:
-            async for piece in reply:
+        async with aclosing(reply(incoming)) as pieces:
+            async for piece in pieces:
                 yield piece
 
 
@@ -353,8 +381,6 @@ def main(settings: Settings) -> int:
 async def _main(settings: Settings) -> int:
     from adapters.runtime import open_runtime
 
-    # httpx (PTB's default transport) logs every request URL at INFO; Bot API URLs hold the token.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

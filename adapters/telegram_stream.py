@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import telegramify_markdown
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from bot.split import ReplyPager
 
@@ -21,7 +20,10 @@ LIMIT = 4096  # Telegram's message limit, in UTF-16 code units
 # rule can add a few units, so leave room. A page that still renders too long goes plain.
 MARGIN = 96
 TYPING_EVERY = 4.5  # Telegram shows "typing" for ~5 s per action
-FINAL_ATTEMPTS = 6
+# A page's final text waits out flood control for up to this long (Telegram can ask for
+# minutes in a busy group); network errors are retried a few times only.
+FINAL_BUDGET = 600.0
+TRANSIENT_ATTEMPTS = 6
 
 
 def utf16_len(text: str) -> int:
@@ -45,7 +47,7 @@ class RateLimited(Exception):
 
 
 class Rejected(Exception):
-    """Telegram refused the body (a 400 such as "can't parse entities")."""
+    """Telegram refused the call (a 400 such as "can't parse entities", a 403, ...)."""
 
 
 class Transient(Exception):
@@ -78,13 +80,6 @@ def render(markdown: str) -> Body:
     return Body(text, tuple(e.to_dict() for e in entities))
 
 
-def _wait_for(state: RetryCallState) -> float:
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, RateLimited):
-        return exc.retry_after
-    return min(0.5 * 2**state.attempt_number, 8.0)
-
-
 class ReplyStream:
     """Delivers one streamed reply. The edit throttle lives here, so it is per reply."""
 
@@ -114,7 +109,16 @@ class ReplyStream:
         typing = asyncio.create_task(self._keep_typing())
         text, open_page = "", ""
         try:
-            async for piece in pieces:
+            while True:
+                try:
+                    piece = await anext(pieces)
+                except StopAsyncIteration:
+                    break
+                except Exception:
+                    # The reply broke off: leave what arrived on screen, not a stale edit.
+                    typing.cancel()
+                    await self._finish_quietly(open_page)
+                    raise
                 text += piece
                 finals, open_page = self.pager.update(text)
                 for page in finals:
@@ -155,17 +159,37 @@ class ReplyStream:
     async def _finish(self, page: str) -> None:
         """Deliver the final text of a page, waiting out flood control; then close the page."""
         if page.strip():
-            retrying = AsyncRetrying(
-                retry=retry_if_exception_type((RateLimited, Transient)),
-                wait=_wait_for,
-                stop=stop_after_attempt(FINAL_ATTEMPTS),
-                sleep=self.sleep,
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    await self._put(page)
+            await self._deliver(page)
         self._current, self._shown = None, None
+
+    async def _finish_quietly(self, page: str) -> None:
+        try:
+            await self._finish(page)
+        except (RateLimited, Rejected, Transient) as exc:
+            log.warning("could not finish a cut-off reply: %s", exc)
+
+    async def _deliver(self, page: str) -> None:
+        deadline = self.clock() + FINAL_BUDGET
+        failures = 0
+        while True:
+            try:
+                await self._put(page)
+                return
+            except RateLimited as exc:
+                if self.clock() + exc.retry_after > deadline:
+                    raise
+                await self.sleep(exc.retry_after)
+            except Transient:
+                failures += 1
+                if failures >= TRANSIENT_ATTEMPTS:
+                    raise
+                await self.sleep(min(0.5 * 2**failures, 8.0))
+            except Rejected as exc:
+                if self._current is None:
+                    raise  # a new message was refused, even as plain text
+                # The message was deleted or is too old to edit: the rest goes in a new one.
+                log.warning("final edit refused (%s); sending the page as a new message", exc)
+                self._current, self._shown = None, None
 
     async def _put(self, page: str) -> None:
         """Send or edit the open page's message; a refused rendering is retried as plain text."""
@@ -180,7 +204,11 @@ class ReplyStream:
             log.warning("Telegram refused the formatted text (%s); sending plain text", exc)
             # The same Markdown would be refused again: stay plain for the rest of this reply.
             self._plain = True
-            await self._write(Body(page))
+            try:
+                await self._write(Body(page))
+            except Rejected:
+                self._plain = False  # refused as plain text too: not the formatting's fault
+                raise
 
     async def _write(self, body: Body) -> None:
         if self._current is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
@@ -42,16 +43,22 @@ async def test_private_message_shows_typing_then_streams_edits_to_the_full_answe
 
 
 async def test_edits_are_throttled_per_reply(start_bot: StartBot) -> None:
-    answer = "word " * 200
-    bot = await start_bot(FakeModel(answer.strip(), chunk=10), TERTULIA_EDIT_INTERVAL=60)
-    for chat in (1, 2, 3):
+    interval = 0.2
+    answer = "word " * 40  # 20 chunks, 50 ms apart: each reply streams for about 1 s
+    model = FakeModel(answer.strip(), chunk=10, delay=0.05)
+    bot = await start_bot(model, TERTULIA_EDIT_INTERVAL=interval)
+    for chat in (1, 2, 3):  # out of step, so no reply's chunks always arrive first
         bot.api.push_text(chat, chat, "hi")
+        await asyncio.sleep(0.03)
     for chat in (1, 2, 3):
         await bot.answered(chat)
         [msg] = bot.api.bot_messages(chat)
-        # The first chunk, then only the final edit: 100 chunks, no edit in between,
-        # and each reply got its own final edit (the throttle is not shared).
-        assert [text for text, _ in msg.history] == ["word word", answer.strip()]
+        assert msg.text == answer.strip()
+        # Every reply keeps moving: a throttle shared by the three would starve some.
+        progress = msg.times[:-1]  # the final edit is never held back
+        assert len(progress) >= 3, msg.history  # about 5 when each reply has its own
+        gaps = [b - a for a, b in zip(progress, progress[1:], strict=False)]
+        assert min(gaps) >= interval - 0.005, gaps
 
 
 async def test_429_on_the_final_edit_waits_and_still_delivers_the_full_text(
@@ -175,6 +182,18 @@ async def test_two_users_in_a_group_keep_separate_memory(start_bot: StartBot) ->
     texts = await bot.answered(GROUP, 4)
     assert texts[3] == "in the topic"
     assert bot.api.bot_messages(GROUP)[3].thread_id == 7
+
+
+async def test_a_photo_with_the_bot_named_in_its_caption_is_answered(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(FakeModel("A dog."))
+    bot.api.push_photo(GROUP, ANA, b"\xff\xd8 not for us", caption="look at this")
+    bot.api.push_photo(GROUP, ANA, b"\xff\xd8 dog", caption="@Tertulia_Bot what is it?")
+    assert await bot.answered(GROUP) == ["A dog."]
+    [(_, turns)] = bot.model.calls
+    assert turns[-1].text == "what is it?"
+    assert turns[-1].images[0].data == b"\xff\xd8 dog"
 
 
 async def test_commands_for_another_bot_are_ignored_in_groups(start_bot: StartBot) -> None:

@@ -64,6 +64,7 @@ class FakeTelegramAPI(TelegramState):
         super().__init__(token, username=username, bot_id=bot_id, validate=validate)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.file_delay = 0.0  # seconds each file download takes
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -111,9 +112,15 @@ class FakeTelegramAPI(TelegramState):
         retry_after: int | None = None,
         times: int = 1,
         match: Callable[[dict[str, Any]], bool] | None = None,
+        migrate_to: int | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` (whose params satisfy `match`) with an error."""
-        self._failures.append(Failure(method, code, description, retry_after, match, times))
+        """Answer the next `times` calls of `method` (whose params satisfy `match`) with an error.
+
+        `migrate_to`: the chat became this supergroup (`parameters.migrate_to_chat_id`).
+        """
+        self._failures.append(
+            Failure(method, code, description, retry_after, match, times, migrate_to)
+        )
 
     def pending_failures(self, method: str | None = None) -> int:
         return sum(f.times for f in self._failures if method in (None, f.method))
@@ -292,6 +299,8 @@ class FakeTelegramAPI(TelegramState):
 
     async def _file(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
+        if self.file_delay:
+            await asyncio.sleep(self.file_delay)
         for file_path, data in self.files.values():
             if file_path == path and request.match_info["token"] == self.token:
                 return web.Response(body=data, content_type="application/octet-stream")
@@ -303,7 +312,9 @@ class FakeTelegramAPI(TelegramState):
                 failure.times -= 1
                 if failure.times <= 0:
                     self._failures.remove(failure)
-                raise ApiError(failure.code, failure.description, failure.retry_after)
+                raise ApiError(
+                    failure.code, failure.description, failure.retry_after, failure.migrate_to
+                )
 
 
 def _auto_entities(text: str) -> list[dict[str, Any]]:
@@ -342,4 +353,6 @@ def _error(exc: ApiError) -> web.Response:
     body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
     if exc.retry_after is not None:
         body["parameters"] = {"retry_after": exc.retry_after}
+    if exc.migrate_to is not None:
+        body["parameters"] = {"migrate_to_chat_id": exc.migrate_to}
     return web.json_response(body, status=exc.code)

@@ -47,9 +47,16 @@ def utf16_len(text: str) -> int:
 class ApiError(Exception):
     """An error the fake answers with `ok: false`."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
+        self.migrate_to = migrate_to
 
 
 @dataclass(slots=True)
@@ -63,6 +70,7 @@ class BotMessage:
     thread_id: int | None = None
     reply_to: int | None = None
     history: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # time.monotonic() of each version
 
 
 @dataclass(slots=True)
@@ -75,6 +83,7 @@ class Failure:
     retry_after: int | None
     match: Callable[[dict[str, Any]], bool] | None
     times: int
+    migrate_to: int | None = None
 
 
 class TelegramState:
@@ -184,6 +193,7 @@ class TelegramState:
             reply_to=reply.get("message_id"),
         )
         msg.history.append((text, entities))
+        msg.times.append(time.monotonic())
         self.messages.setdefault(chat_id, []).append(msg)
         if self.on_message:
             self.on_message(msg)
@@ -205,6 +215,7 @@ class TelegramState:
             )
         msg.text, msg.entities = text, entities
         msg.history.append((text, entities))
+        msg.times.append(time.monotonic())
         if self.on_message:
             self.on_message(msg)
         return self._message_dict(chat_id, message_id)
