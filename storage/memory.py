@@ -117,12 +117,8 @@ class SqliteMemory:
             raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer waits for
         # the lock up front (busy timeout) instead of failing on a lock upgrade mid-way.
+        conn = await self._connect()
         try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-        except sqlite3.Error as exc:  # a directory, no permission, ...
-            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             await self._enable_wal(conn)
             await conn.execute("PRAGMA synchronous = NORMAL")
             # A conversation's turns are spread over many pages of a big file: read them
@@ -151,11 +147,11 @@ class SqliteMemory:
         Often enough that the WAL (which readers search) stays small under full load.
         """
         try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-        except sqlite3.Error as exc:  # a directory, no permission, ...
-            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
+            conn = await self._connect()
+        except StorageError as exc:
+            log.warning("no WAL checkpoints: %s", exc)
+            return
         try:
-            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             while True:
                 await asyncio.sleep(self._checkpoint_every)
                 try:
@@ -166,6 +162,18 @@ class SqliteMemory:
                     log.warning("WAL checkpoint failed: %s", exc)
         finally:
             await conn.close()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:  # a directory, no permission, ...
+            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        except BaseException:
+            await conn.close()  # its worker thread would otherwise outlive the process
+            raise
+        return conn
 
     async def _enable_wal(self, conn: aiosqlite.Connection) -> None:
         # Switching a new file to WAL needs an exclusive lock, and SQLite may answer BUSY
