@@ -260,6 +260,8 @@ class TertuliaDiscord(discord.Client):
             with self._inflight.track():
                 async with self.engine.in_order(sender) as reply:
                     msg = await self._incoming(message, me.id, sender)
+                    if not (is_direct or msg.text or msg.images or msg.unsupported):
+                        msg = replace(msg, text="/start")  # a bare mention: say hello
                     if msg.text or msg.images or msg.unsupported:  # not even "typing…"
                         await self._deliver(reply, msg, MessageReply(message))
         except Exception:

@@ -231,7 +231,9 @@ class TelegramAdapter:
             bool(message.text or message.caption or message.photo),
         )
         if not (text.strip() or message.photo or kind):
-            return  # empty or whitespace-only: nothing to answer
+            if direct:
+                return  # empty or whitespace-only: nothing to answer
+            text = "/start"  # a bare "@bot" in a group: say hello and what the bot can do
         await self._answer(message, bot, text, kind=kind)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

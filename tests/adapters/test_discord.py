@@ -76,6 +76,18 @@ async def test_guild_message_needs_a_mention_or_a_reply_to_the_bot(
     assert len(fake.bot_messages(CHANNEL)) == 2
 
 
+async def test_a_bare_mention_gets_a_greeting(
+    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+) -> None:
+    model = FakeModel(user_texts)
+    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+        mid = await fake.guild_message(8, CHANNEL, "<@1001>", mention=True)
+        answer = await fake.wait_for(reply_to(fake, mid))
+        await fake.wait_for(lambda: "/help" in answer.content)
+    assert answer.content.startswith("Hi ")
+    assert model.calls == []  # a greeting, not a question for the model
+
+
 async def test_two_users_in_one_channel_have_separate_conversations(
     fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
 ) -> None:

@@ -165,6 +165,15 @@ async def test_group_answers_only_mentions_and_replies_to_the_bot(start_bot: Sta
     assert len(bot.model.calls) == 2
 
 
+async def test_a_bare_mention_in_a_group_gets_a_greeting(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    bot.api.push_text(GROUP, ANA, "@tertulia_bot", language_code="es")
+    await bot.answered(GROUP)
+    [reply] = bot.api.bot_messages(GROUP)
+    assert reply.text.startswith("¡Hola") and "/help" in reply.text
+    assert bot.model.calls == []  # a greeting, not a question for the model
+
+
 async def test_two_users_in_a_group_keep_separate_memory(start_bot: StartBot) -> None:
     def echo(turns: Sequence[Turn]) -> str:
         return " | ".join(turn.text for turn in turns if turn.role == "user")
