@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Settings read from these would leak the developer's own configuration into a test.
 OWN_PREFIXES = ("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_")
@@ -13,6 +18,19 @@ OWN_PREFIXES = ("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_")
 def clean_env() -> dict[str, str]:
     """os.environ without any tertulia, model or platform setting."""
     return {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
+
+
+async def start_cli(
+    command: str, env: dict[str, str], **streams: Any
+) -> asyncio.subprocess.Process:
+    """`tertulia COMMAND` as a real child process, reading no .env file, from the repo root.
+
+    `streams` go to create_subprocess_exec (stdout=, stderr=).
+    """
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", command,
+        cwd=ROOT, env=env, **streams,
+    )  # fmt: skip
 
 
 async def terminate(proc: asyncio.subprocess.Process, timeout: float) -> bytes:  # noqa: ASYNC109

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.discord_api import TOKEN, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.processes import clean_env, kill, terminate
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import clean_env, kill, start_cli, terminate
 
 
 async def test_discord_process_answers_a_dm_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
@@ -30,17 +27,8 @@ async def test_discord_process_answers_a_dm_and_exits_cleanly_on_sigterm(tmp_pat
             "TERTULIA_EDIT_INTERVAL": "0.1",
             "TERTULIA_LOG_LEVEL": "INFO",
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "adapters.cli",
-            "--env-file",
-            str(tmp_path / "absent.env"),
-            "discord",
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        proc = await start_cli(
+            "discord", env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
         try:
             await fake.wait_for(lambda: fake.identifies and fake.commands, timeout=20)
@@ -80,17 +68,7 @@ async def test_a_bad_token_or_intent_exits_2_so_the_supervisor_stops(
             "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # never reached
             "OPENAI_API_KEY": "x",
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "adapters.cli",
-            "--env-file",
-            str(tmp_path / "absent.env"),
-            "discord",
-            cwd=ROOT,
-            env=env,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await start_cli("discord", env, stderr=asyncio.subprocess.PIPE)
         try:
             _, stderr = await asyncio.wait_for(proc.communicate(), 20)
         finally:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 from pathlib import Path
 
 from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.processes import clean_env, kill, terminate
+from tests.processes import clean_env, kill, start_cli, terminate
 
-ROOT = Path(__file__).resolve().parents[2]
 PER_PLATFORM = 40
 
 
@@ -39,10 +37,7 @@ async def test_run_supervises_both_platforms_on_one_database(tmp_path: Path) -> 
             "TERTULIA_EDIT_INTERVAL": "0.1",
             "TERTULIA_LOG_LEVEL": "WARNING",
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.cli", "--env-file", str(tmp_path / "none.env"), "run",
-            cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        proc = await start_cli("run", env, stderr=asyncio.subprocess.PIPE)
         try:
             await tg.wait_for(lambda: tg.calls_of("getUpdates"), timeout=40)
             await dc.wait_for(lambda: dc.identifies and dc.commands, timeout=40)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.processes import clean_env, terminate
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import clean_env, start_cli, terminate
 
 
 async def start_adapter(
@@ -28,10 +25,7 @@ async def start_adapter(
         "NO_PROXY": "127.0.0.1,localhost",
     }
     with log.open("ab") as err:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", "telegram",
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
+        return await start_cli("telegram", env, stdout=asyncio.subprocess.DEVNULL, stderr=err)
 
 
 async def stop_adapter(proc: asyncio.subprocess.Process, log: Path) -> int:
