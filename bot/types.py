@@ -1,11 +1,75 @@
-"""Values that cross the engine's boundary: incoming messages, turns and images."""
+"""Values that cross the engine's ports: keys, users, turns, media, personas and reply events."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 Role = Literal["user", "assistant"]
+
+
+class TurnKind(StrEnum):
+    """What a stored user turn was: a question for the model, a command, or refused input."""
+
+    CHAT = "chat"
+    COMMAND = "command"
+    REJECTED = "rejected"
+
+
+class Outcome(StrEnum):
+    """How an exchange ended. Only an `ok` chat exchange is ever fed back as context."""
+
+    PENDING = "pending"  # stored, the model not done yet (or the process died)
+    OK = "ok"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # the provider's safety filters
+    INTERRUPTED = "interrupted"  # stopped before the model finished
+    UNDELIVERED = "undelivered"  # the platform never accepted the reply
+    SUPERSEDED = "superseded"  # replaced by a regenerated answer
+
+
+class MediaKind(StrEnum):
+    """Kinds of media a platform may carry that the engine answers about."""
+
+    PHOTO = "photo"  # an image the adapter could not hand over
+    STICKER = "sticker"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+    VIDEO_NOTE = "video_note"
+    ANIMATION = "animation"
+    DOCUMENT = "document"
+    FILE = "file"
+    LOCATION = "location"
+    CONTACT = "contact"
+    POLL = "poll"
+    DICE = "dice"
+    GAME = "game"
+    STORY = "story"
+    MESSAGE = "message"  # anything else the platform invents
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Who is talking, where: one line of messages answered in order."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """A system prompt with a name and a description in each catalog language."""
+
+    name: str
+    prompt: str
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+
+    def description(self, lang: str) -> str:
+        return self.descriptions.get(lang) or self.descriptions.get("en", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,28 +81,41 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
-class IncomingMessage:
-    """One message for the bot, already converted from the platform's native type.
+class RemoteImage:
+    """An image still on the platform: fetched once the message is stored and "typing" shows.
 
-    The adapter decides whether the message was meant for the bot; the engine only
-    sees messages it must answer.
+    `fetch` returns None when the image cannot be had (too large, gone, network).
     """
 
-    platform: str
-    user_id: str
-    chat_id: str
-    text: str
+    fetch: Callable[[], Awaitable[Image | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCall:
+    """A command as the platform delivered it: its name and its arguments' text."""
+
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message for the bot, converted once from the platform's native type.
+
+    The adapter decides whether the message was meant for the bot, and whether it is a
+    command: the engine never re-parses text.
+    """
+
+    key: ConversationKey
+    text: str = ""
     display_name: str = ""
-    images: tuple[Image, ...] = ()
-    language: str | None = None
-    message_id: str | None = None
+    language: str | None = None  # the platform's hint ("es-ES"), if any
+    message_id: str | None = None  # the idempotency key within the chat
     is_direct: bool = True
-    # A kind of media the adapter could not convert ("sticker", "voice", ...):
-    # the engine answers with a localised note on what it can read.
-    unsupported: str | None = None
-    # False when the text must be read as a question even if it starts with "/"
-    # (Discord's /ask prompt:/forget confirm is a question, not the /forget command).
-    allow_commands: bool = True
+    images: tuple[Image | RemoteImage, ...] = ()
+    # Media the adapter could not convert: the engine says what it can read.
+    unsupported: MediaKind | None = None
+    command: CommandCall | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +124,65 @@ class Turn:
 
     role: Role
     text: str
-    images: tuple[Image, ...] = field(default=())
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person on one platform, as the store keeps them, with their own choices."""
+
+    id: int
+    platform: str
+    platform_user_id: str
+    lang: str | None = None
+    persona: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRef:
+    """A stored exchange: the user's turn and, once recorded, the reply that answers it."""
+
+    user_id: int
+    conversation_id: int
+    prompt_id: int
+    reply_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTurn:
+    """One stored turn as the context builder sees it."""
+
+    role: Role
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """A user's turn just stored: who they are and where it went."""
+
+    user: User
+    ref: TurnRef
+
+
+# -- reply events: what answering a message yields, in order --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The message is stored and the model is being asked: show "typing"."""
+
+    ref: TurnRef
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The last event of every answer. `notice` is the localised text to add, if any."""
+
+    ref: TurnRef | None
+    outcome: Outcome
+    notice: str = ""
+
+
+# Text pieces are plain strings: one object per streamed chunk is all a reply costs.
+ReplyEvent = str | Accepted | Done
