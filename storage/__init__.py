@@ -1,1 +1,1 @@
-"""The SQLite memory: one aiosqlite connection per process, migrations and queries."""
+"""Stores behind bot.ports.MemoryStore: sqlite/ today, one package per store."""

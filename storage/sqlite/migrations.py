@@ -73,11 +73,102 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX conversations_user ON conversations(user_id);
         """,
     ),
+    (
+        "002_kind_and_outcome",
+        """
+        -- `status` mixed what a turn was with how it ended: split it in two. ADD COLUMN
+        -- needs a default for NOT NULL; every row gets its real value just below.
+        ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat'
+            CHECK (kind IN ('chat', 'command', 'rejected'));
+        ALTER TABLE messages ADD COLUMN outcome TEXT NOT NULL DEFAULT 'pending'
+            CHECK (outcome IN ('pending', 'ok', 'failed', 'blocked', 'interrupted',
+                               'undelivered', 'superseded'));
+        -- A command or a refused message was answered on the spot: it ended ok. A status
+        -- no release ever wrote becomes 'failed' rather than abort the upgrade: such a
+        -- row must not be fed back as context.
+        UPDATE messages SET
+            kind = CASE status WHEN 'command' THEN 'command'
+                               WHEN 'rejected' THEN 'rejected' ELSE 'chat' END,
+            outcome = CASE
+                WHEN status IN ('command', 'rejected') THEN 'ok'
+                WHEN status IN ('pending', 'ok', 'failed', 'blocked', 'interrupted',
+                                'undelivered', 'superseded') THEN status
+                ELSE 'failed' END;
+        -- DROP COLUMN refuses a column that a trigger or an index still names.
+        DROP TRIGGER messages_settle;
+        DROP INDEX messages_window;
+        ALTER TABLE messages DROP COLUMN status;
+        -- Recording the reply settles the user's turn in the same statement: a crash can
+        -- never leave an answered turn pending, or a failed one usable as context.
+        CREATE TRIGGER messages_settle AFTER INSERT ON messages
+            WHEN NEW.reply_to IS NOT NULL
+        BEGIN
+            UPDATE messages SET outcome = NEW.outcome
+                WHERE id = NEW.reply_to AND user_id = NEW.user_id;
+        END;
+        -- The context window's covering index, as in 001: one contiguous range per
+        -- conversation, holding only the turns a model may see again.
+        CREATE INDEX messages_window
+            ON messages(user_id, conversation_id, id, role, tokens, text)
+            WHERE kind = 'chat' AND outcome = 'ok';
+        """,
+    ),
+    (
+        "003_cascade_indexes",
+        """
+        -- Erasing a person cascades to each of their messages and conversations, and
+        -- SQLite then looks up every row that points at each one. Unindexed, that was a
+        -- full scan of messages per deleted row: 30 s for one /forget in a 400k-message
+        -- file, all of it holding the write lock that every other chat waits on.
+        CREATE INDEX messages_reply_to ON messages(reply_to) WHERE reply_to IS NOT NULL;
+        CREATE INDEX messages_conversation ON messages(conversation_id);
+        """,
+    ),
+    (
+        "004_user_ids_never_reused",
+        """
+        -- Without AUTOINCREMENT SQLite hands out max(id) + 1, so erasing the newest person
+        -- gave their id to the next newcomer, and a reply still being written for the
+        -- erased person landed in the newcomer's conversation. Every query is scoped by
+        -- user id, so ids that are never reused are enough to keep people apart.
+        -- The table is rebuilt the way SQLite documents (migrate() runs with foreign keys
+        -- off, so dropping the old table cascades nowhere); it holds one row per person.
+        CREATE TABLE users_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL,
+            platform_user_id TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            lang TEXT,
+            persona TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (platform, platform_user_id)
+        );
+        INSERT INTO users_new (id, platform, platform_user_id, display_name, lang, persona,
+                               created_at)
+            SELECT id, platform, platform_user_id, display_name, lang, persona, created_at
+            FROM users ORDER BY id;
+        DROP TABLE users;
+        ALTER TABLE users_new RENAME TO users;
+        """,
+    ),
 )
 
 
 async def migrate(conn: aiosqlite.Connection) -> list[str]:
-    """Apply every step not yet recorded, each in its own IMMEDIATE transaction."""
+    """Apply every step not yet recorded, each in its own IMMEDIATE transaction.
+
+    Runs with foreign keys off, as SQLite's procedure for rebuilding a table requires
+    (the pragma is a no-op inside a transaction); each step must leave every reference
+    intact before it commits. Foreign keys are on again when it returns.
+    """
+    await conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return await _apply(conn)
+    finally:
+        await conn.execute("PRAGMA foreign_keys = ON")
+
+
+async def _apply(conn: aiosqlite.Connection) -> list[str]:
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations"
         " (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
@@ -94,6 +185,9 @@ async def migrate(conn: aiosqlite.Connection) -> list[str]:
             if not done:
                 for statement in _statements(sql):
                     await conn.execute(statement)
+                broken = await conn.execute_fetchall("PRAGMA foreign_key_check")
+                if broken:
+                    raise sqlite3.IntegrityError(f"{name} breaks references: {list(broken)[:3]}")
                 await conn.execute(
                     "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
                     (name, time.time()),

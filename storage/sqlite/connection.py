@@ -1,0 +1,180 @@
+"""The process's one aiosqlite connection: open, pragmas, WAL, checkpoints and query helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_message,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from bot.ports import StorageError
+from storage.sqlite.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+MMAP_BYTES = 256 * 1024 * 1024
+CACHE_KIB = 32 * 1024
+
+
+class Database:
+    """One long-lived connection per process, and the only ways queries reach it."""
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 10_000, checkpoint_every: float = 0.5
+    ) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._checkpoint_every = checkpoint_every
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._conn: aiosqlite.Connection | None = None
+        # One connection serves every task of the process: transactions must not interleave.
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Checked here because a failed aiosqlite.connect() leaves its worker thread to
+            # crash against the closed loop at exit, after our one-line error.
+            with self.path.open("ab"):
+                pass
+        except OSError as exc:
+            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer waits for
+        # the lock up front (busy timeout) instead of failing on a lock upgrade mid-way.
+        conn = await self._connect()
+        try:
+            await self._enable_wal(conn)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            # A conversation's turns are spread over many pages of a big file: read them
+            # through memory mapping and a larger page cache instead of a syscall per page.
+            await conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            await conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            # Checkpoints copy the WAL back into the file: a few ms of random writes. Left
+            # to autocheckpoint they land inside whichever reply commits the 1000th page;
+            # a background task on its own connection does them instead (_checkpoints).
+            await conn.execute("PRAGMA wal_autocheckpoint = 0")
+            await migrate(conn)  # which leaves foreign keys on (the cascades of forget)
+        except BaseException as exc:
+            # aiosqlite's worker is not a daemon thread: an unclosed connection would keep
+            # the process alive after a failed start-up.
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"TERTULIA_DB: cannot use {self.path}: {exc}") from None
+            raise
+        self._conn = conn
+        self._checkpointer = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoint")
+
+    async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"{type(self).__name__} is not open")
+        return self._conn
+
+    async def _checkpoints(self) -> None:
+        """Checkpoint the WAL twice a second on a second connection, off the reply path.
+
+        Often enough that the WAL (which readers search) stays small under full load.
+        """
+        try:
+            conn = await self._connect()
+        except StorageError as exc:
+            log.warning("no WAL checkpoints: %s", exc)
+            return
+        try:
+            while True:
+                await asyncio.sleep(self._checkpoint_every)
+                try:
+                    # PASSIVE never waits for readers or writers: what it can't copy now,
+                    # the next round will.
+                    await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            await conn.close()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:  # a directory, no permission, ...
+            raise StorageError(f"TERTULIA_DB: cannot open {self.path}: {exc}") from None
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        except BaseException:
+            await conn.close()  # its worker thread would otherwise outlive the process
+            raise
+        return conn
+
+    async def _enable_wal(self, conn: aiosqlite.Connection) -> None:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite may answer BUSY
+        # at once rather than wait when another process is opening the same new file.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_message(match=".*locked.*"),
+            wait=wait_random_exponential(multiplier=0.01, max=0.5),
+            stop=stop_after_delay(self._busy_timeout_ms / 1000),
+            reraise=True,
+        ):
+            with attempt:
+                await conn.execute("PRAGMA journal_mode = WAL")
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A multi-statement write: one transaction that holds the file's write lock."""
+        conn = self.conn
+        async with self._write_lock:
+            # IMMEDIATE takes the file's write lock first: two adapter processes share it.
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        # execute_fetchall runs and finishes the statement in one hop to the worker thread:
+        # a half-read cursor would hold a stale read snapshot, and another task's
+        # BEGIN IMMEDIATE on this connection would then fail at once with SQLITE_BUSY.
+        return list(await self.conn.execute_fetchall(sql, params))
+
+    async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
+    async def _statement(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Run one write statement as its own transaction, in one hop to the worker thread.
+
+        Single statements need no BEGIN IMMEDIATE: a fresh autocommit write waits on the
+        busy timeout like one. Holding the process's write lock for one hop only keeps a
+        burst of chats from queueing behind each other's round trips.
+        """
+        async with self._write_lock:
+            return await self._all(sql, params)

@@ -1,0 +1,145 @@
+"""Turns on SQLite: store a user's turn, read the context window, record and settle replies."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from bot.types import ConversationKey, Ingested, Outcome, StoredTurn, TurnKind, TurnRef, User
+from storage.sqlite.connection import Database
+
+log = logging.getLogger(__name__)
+
+# The context window: newest usable turns of one conversation, read through messages_window
+# (the WHERE must imply the partial index's own for SQLite to use it).
+WINDOW_SQL = (
+    "SELECT role, text, tokens FROM messages"
+    " WHERE user_id = ? AND conversation_id = ? AND kind = 'chat' AND outcome = 'ok'"
+    " ORDER BY id DESC LIMIT ?"
+)
+
+# Who is talking and their open conversation in this chat, if they have one.
+KNOWN_SQL = (
+    "SELECT u.id, u.lang, u.persona, u.display_name, c.id FROM users u"
+    " LEFT JOIN conversations c ON c.user_id = u.id AND c.chat_id = ? AND c.active = 1"
+    " WHERE u.platform = ? AND u.platform_user_id = ?"
+)
+
+
+class TurnQueries(Database):
+    """The per-message path: every statement here is one hop to the worker thread."""
+
+    async def ingest(
+        self,
+        key: ConversationKey,
+        *,
+        display_name: str,
+        platform_message_id: str | None,
+        text: str,
+        kind: TurnKind,
+        tokens: int = 0,
+        images: int = 0,
+    ) -> Ingested | None:
+        """Store a user's turn (outcome pending); None when this platform message is stored."""
+        now = time.time()
+        # Most turns come from someone known, in a conversation already open: one read
+        # finds both, and the turn's only write is its own row. Writing the user's row
+        # every time would also burn an AUTOINCREMENT id per message (migration 004).
+        known = await self._one(KNOWN_SQL, (key.chat_id, key.platform, key.user_id))
+        if known is None or known[3] != display_name:
+            (row,) = await self._statement(
+                "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id)"
+                " DO UPDATE SET display_name = excluded.display_name"
+                " RETURNING id, lang, persona",
+                (key.platform, key.user_id, display_name, now),
+            )
+        else:
+            row = known
+        user = User(row[0], key.platform, key.user_id, row[1], row[2])
+        if known is not None and known[4] is not None:
+            conversation_id = known[4]
+        else:
+            # The partial unique index allows one active conversation per user and chat:
+            # this upsert returns it, creating it on the first message.
+            ((conversation_id,),) = await self._statement(
+                "INSERT INTO conversations (user_id, chat_id, started_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id, chat_id) WHERE active = 1 DO UPDATE SET active = 1"
+                " RETURNING id",
+                (user.id, key.chat_id, now),
+            )
+        stored = await self._statement(
+            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
+            " outcome, tokens, images, created_at, platform_message_id)"
+            " VALUES (?, ?, ?, 'user', ?, ?, 'pending', ?, ?, ?, ?)"
+            " ON CONFLICT (user_id, chat_id, platform_message_id)"
+            " WHERE platform_message_id IS NOT NULL DO NOTHING RETURNING id",
+            (
+                user.id,
+                conversation_id,
+                key.chat_id,
+                text,
+                TurnKind(kind).value,
+                tokens,
+                images,
+                now,
+                platform_message_id,
+            ),
+        )
+        if not stored:
+            return None
+        return Ingested(user, TurnRef(user.id, conversation_id, prompt_id=stored[0][0]))
+
+    async def window(
+        self, user_id: int, conversation_id: int, *, max_turns: int = 200
+    ) -> list[StoredTurn]:
+        """The newest `ok` chat turns of one conversation, newest first (an indexed read)."""
+        rows = await self._all(WINDOW_SQL, (user_id, conversation_id, max_turns))
+        return [StoredTurn(role, text, tokens) for role, text, tokens in rows]
+
+    async def complete(
+        self,
+        ref: TurnRef,
+        *,
+        reply: str,
+        outcome: Outcome,
+        tokens: int,
+        first_token_ms: int | None,
+        latency_ms: int,
+    ) -> TurnRef:
+        """Record the reply; the messages_settle trigger gives the user's turn its outcome.
+
+        The reply copies its prompt's user, conversation, chat and kind from the prompt's
+        row, found by id and user: a ref can only ever answer its own person's turn.
+        """
+        rows = await self._statement(
+            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
+            " outcome, tokens, created_at, first_token_ms, latency_ms, reply_to)"
+            " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?, ?, id"
+            " FROM messages WHERE id = ? AND user_id = ?"
+            " RETURNING id",
+            (
+                reply,
+                Outcome(outcome).value,
+                tokens,
+                time.time(),
+                first_token_ms,
+                latency_ms,
+                ref.prompt_id,
+                ref.user_id,
+            ),
+        )
+        if not rows:
+            # The person was erased (/forget in another chat) while the model answered.
+            log.info("reply to message %d not stored: its turn is gone", ref.prompt_id)
+            return ref
+        return TurnRef(ref.user_id, ref.conversation_id, ref.prompt_id, reply_id=rows[0][0])
+
+    async def settle(self, ref: TurnRef, outcome: Outcome) -> None:
+        """Change an exchange's outcome: the user's turn and its reply, if one is stored."""
+        # One statement: the pair can never be seen half settled. `id IN (?, NULL)`
+        # matches the prompt alone when there is no reply yet.
+        await self._statement(
+            "UPDATE messages SET outcome = ? WHERE user_id = ? AND id IN (?, ?)",
+            (Outcome(outcome).value, ref.user_id, ref.prompt_id, ref.reply_id),
+        )
