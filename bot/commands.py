@@ -7,10 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.i18n import LANGS, t
-from bot.models import ChatModel
-from bot.types import IncomingMessage
-from config.personas import Persona
-from storage.memory import SqliteMemory, UserRecord
+from bot.ports import ChatModel, MemoryStore
+from bot.types import CommandCall, IncomingMessage, Persona, User
 
 # "/name", "/name@botname" or "/name args"; "/etc/passwd" is text, not a command.
 COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
@@ -21,10 +19,10 @@ class CommandContext:
     """What a command handler may use: the caller, their language and the engine's parts."""
 
     msg: IncomingMessage
-    user: UserRecord
+    user: User
     lang: str
     args: str
-    memory: SqliteMemory
+    store: MemoryStore
     model: ChatModel
     personas: Mapping[str, Persona]
     default_persona: str
@@ -58,12 +56,16 @@ class Command:
     private: bool = False
 
 
-def parse_command(text: str) -> tuple[str, str] | None:
-    """Split "/name@bot args" into ("name", "args"); None when the text is not a command."""
+def parse_command(text: str) -> CommandCall | None:
+    """ "/name@bot args" as a command call; None when the text is not a command.
+
+    For platforms whose commands arrive as text (Telegram, the terminal): their adapter
+    converts the message once, and the engine never parses text itself.
+    """
     match = COMMAND_RE.match(text.strip())
     if match is None:
         return None
-    return match.group(1).lower(), (match.group(2) or "").strip()
+    return CommandCall(match.group(1).lower(), (match.group(2) or "").strip())
 
 
 def help_text(registry: Mapping[str, Command], lang: str, *, admin: bool) -> str:
@@ -87,7 +89,7 @@ async def _help(ctx: CommandContext) -> str:
 
 
 async def _new(ctx: CommandContext) -> str:
-    await ctx.memory.new_conversation(ctx.user.id, ctx.msg.chat_id)
+    await ctx.store.new_conversation(ctx.user.id, ctx.msg.key.chat_id)
     return t("new_done", ctx.lang)
 
 
@@ -103,7 +105,7 @@ async def _persona(ctx: CommandContext) -> str:
     persona = ctx.personas.get(wanted)
     if persona is None:
         return t("persona_unknown", ctx.lang, name=wanted, names=", ".join(ctx.personas))
-    await ctx.memory.set_persona(ctx.user.id, persona.name)
+    await ctx.store.set_persona(ctx.user.id, persona.name)
     return t("persona_set", ctx.lang, name=persona.name, description=persona.description(ctx.lang))
 
 
@@ -118,7 +120,7 @@ async def _forget(ctx: CommandContext) -> str:
     confirm = ctx.args.strip().lower()
     if confirm not in ("confirm", "confirmar"):
         return t("forget_confirm", ctx.lang)
-    count = await ctx.memory.forget(ctx.user.id)
+    count = await ctx.store.forget(ctx.user.id)
     return t("forget_done", ctx.lang, count=count)
 
 
@@ -128,12 +130,12 @@ async def _lang(ctx: CommandContext) -> str:
         return t("lang_current", ctx.lang)
     if wanted not in LANGS:
         return t("lang_unknown", ctx.lang)
-    await ctx.memory.set_lang(ctx.user.id, wanted)
+    await ctx.store.set_lang(ctx.user.id, wanted)
     return t("lang_set", wanted)
 
 
 async def _stats(ctx: CommandContext) -> str:
-    return t("stats", ctx.lang, **await ctx.memory.stats())
+    return t("stats", ctx.lang, **await ctx.store.stats())
 
 
 def _d(en: str, es: str) -> dict[str, str]:

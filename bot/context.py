@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.types import Turn
-from storage.memory import StoredTurn
+from bot.types import StoredTurn, Turn
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 
@@ -35,4 +34,4 @@ def fit_window(newest_first: Sequence[StoredTurn], budget: int) -> list[Turn]:
     kept.reverse()
     while kept and kept[0].role != "user":
         kept.pop(0)
-    return [Turn("user" if s.role == "user" else "assistant", s.text) for s in kept]
+    return [Turn(s.role, s.text) for s in kept]

@@ -1,4 +1,4 @@
-"""The conversation engine: one message in, a streamed reply out, remembered per user."""
+"""The conversation engine: one message in, reply events out, remembered per person."""
 
 from __future__ import annotations
 
@@ -6,30 +6,39 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 
 from bot import context
-from bot.commands import REGISTRY, Command, CommandContext, parse_command
+from bot.commands import REGISTRY, Command, CommandContext
 from bot.i18n import media_name, normalize_lang, t
-from bot.models import ChatModel, ModelBlocked, ModelError, ModelUnavailable
-from bot.types import IncomingMessage, Turn
-from config.personas import Persona
-from storage import memory as st
-from storage.memory import Ingested, SqliteMemory
+from bot.ports import ChatModel, MemoryStore, ModelBlocked, ModelError, ModelUnavailable
+from bot.types import (
+    Accepted,
+    ConversationKey,
+    Done,
+    Image,
+    IncomingMessage,
+    Ingested,
+    MediaKind,
+    Outcome,
+    Persona,
+    RemoteImage,
+    ReplyEvent,
+    Turn,
+    TurnKind,
+    TurnRef,
+)
 
 log = logging.getLogger(__name__)
 
-# Streams the reply to one message; handed out by Engine.in_order().
-Replier = Callable[[IncomingMessage], AsyncGenerator[str, None]]
-
 
 class Engine:
-    """Answers messages in order per user and chat, never blocking other users."""
+    """Answers messages in order per person and chat, never blocking other people."""
 
     def __init__(
         self,
-        memory: SqliteMemory,
+        store: MemoryStore,
         model: ChatModel,
         *,
         personas: Mapping[str, Persona],
@@ -38,11 +47,10 @@ class Engine:
         default_lang: str = "en",
         default_persona: str = "assistant",
         admins: frozenset[str] = frozenset(),
-        max_output_tokens: int = 1024,
     ) -> None:
         if default_persona not in personas:
             raise ValueError(f"unknown default persona {default_persona!r}")
-        self.memory = memory
+        self.store = store
         self.model = model
         self.personas = personas
         self.max_input_chars = max_input_chars
@@ -52,11 +60,11 @@ class Engine:
         self.registry: dict[str, Command] = dict(REGISTRY)
         # Room for the reply inside the model's window, whatever the setting says.
         self.context_tokens = max(
-            64, min(context_tokens, model.context_tokens - max_output_tokens - 256)
+            64, min(context_tokens, model.context_tokens - model.max_output_tokens - 256)
         )
-        # One lock per (platform, user, chat) that has a message in flight; entries vanish
-        # when no task holds them, so memory stays flat however many users come and go.
-        self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = (
+        # One lock per conversation key with a message in flight; entries vanish when no
+        # task holds them, so memory stays flat however many people come and go.
+        self._locks: weakref.WeakValueDictionary[ConversationKey, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
 
@@ -64,7 +72,12 @@ class Engine:
         return list(self.registry.values())
 
     async def language(self, msg: IncomingMessage) -> str:
-        user = await self.memory.find_user(msg.platform, msg.user_id)
+        """The language this person reads: their /lang choice, else the platform's hint."""
+        try:
+            user = await self.store.find_user(msg.key.platform, msg.key.user_id)
+        except Exception:  # only used to word an error: a failing store must not hide it
+            log.warning("could not read the user's language", exc_info=True)
+            user = None
         return self._lang(msg, user.lang if user else None)
 
     def _lang(self, msg: IncomingMessage, chosen: str | None) -> str:
@@ -72,91 +85,100 @@ class Engine:
 
     def is_admin(self, msg: IncomingMessage) -> bool:
         # The console is the operator's own terminal.
-        return msg.platform == "console" or f"{msg.platform}:{msg.user_id}" in self.admins
-
-    def _lock(self, msg: IncomingMessage) -> asyncio.Lock:
-        key = (msg.platform, msg.user_id, msg.chat_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        return lock
+        key = msg.key
+        return key.platform == "console" or f"{key.platform}:{key.user_id}" in self.admins
 
     @asynccontextmanager
-    async def in_order(self, msg: IncomingMessage) -> AsyncIterator[Replier]:
-        """Hold this user's place in line; the yielded function streams the reply.
+    async def in_order(self, key: ConversationKey) -> AsyncIterator[None]:
+        """Hold this conversation's place in line while the block runs.
 
-        Adapters enter this before their first await (before downloading an image or
-        showing "typing"): asyncio.Lock is FIFO, so two quick messages from one user are
-        answered in the order they arrived, whatever each one does before the model.
+        Enter it before the first await of handling a message: asyncio.Lock is FIFO, so
+        two quick messages from one person are answered in the order they arrived,
+        whatever each one does on the way (downloads, "typing").
         """
-        async with self._lock(msg):
-            yield self._reply_in_line
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            yield
 
-    async def reply(self, msg: IncomingMessage) -> AsyncGenerator[str, None]:
-        """Yield the reply in pieces; nothing for an empty or already-answered message."""
-        async with self.in_order(msg) as reply, aclosing(reply(msg)) as pieces:
-            async for piece in pieces:
-                yield piece
+    async def reply(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        """answer() in this conversation's line: for callers with nothing to do before."""
+        async with self.in_order(msg.key), aclosing(self.answer(msg)) as events:
+            async for event in events:
+                yield event
 
-    async def _reply_in_line(self, msg: IncomingMessage) -> AsyncGenerator[str, None]:
-        answered = False
+    async def undelivered(self, ref: TurnRef) -> None:
+        """The platform never accepted this reply: it must never count as said."""
+        await self.store.settle(ref, Outcome.UNDELIVERED)
+
+    async def answer(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        """Text pieces ending with one Done; nothing at all for a repeat or an empty message.
+
+        The caller holds the conversation's line (in_order). Never raises: a failure is
+        a Done with a localised notice.
+        """
+        done = False
+        ref: TurnRef | None = None
         try:
-            async with aclosing(self._answer(msg)) as pieces:
-                async for piece in pieces:
-                    answered = True
-                    yield piece
+            async with aclosing(self._answer(msg)) as events:
+                async for event in events:
+                    if isinstance(event, Accepted):
+                        ref = event.ref
+                    done = isinstance(event, Done)
+                    yield event
         except Exception:
-            # A database that stays locked, a bug: the user still gets an answer.
-            log.exception("could not answer a %s message", msg.platform)
-            lang = normalize_lang(msg.language) or self.default_lang
-            yield ("\n\n" if answered else "") + t("internal_error", lang)
+            # A database that stays locked, a bug: the person still gets an answer.
+            log.exception("could not answer a %s message", msg.key.platform)
+            if not done:
+                notice = t("internal_error", self._lang(msg, None))
+                yield Done(ref, Outcome.FAILED, notice)
 
-    async def _answer(self, msg: IncomingMessage) -> AsyncGenerator[str, None]:
+    async def _answer(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         text = msg.text.strip()
-        if not text and not msg.images and not msg.unsupported:
+        call = msg.command
+        if call is None and not text and not msg.images and not msg.unsupported:
             return
-        command = parse_command(text) if msg.allow_commands and text[:1] == "/" else None
-        status = st.PENDING
-        if command is not None:
-            status = st.COMMAND
-        elif (
-            msg.unsupported
-            or len(text) > self.max_input_chars
-            or msg.images
-            and not self.model.accepts_images
-        ):
-            status = st.REJECTED
+        if call is not None:
+            kind = TurnKind.COMMAND
+            text = text or f"/{call.name} {call.args}".strip()
+        elif self._refused(msg, text):
+            kind = TurnKind.REJECTED
+        else:
+            kind = TurnKind.CHAT
         # The user's turn is stored before anything else happens: nothing is lost.
-        ingested = await self.memory.ingest(
-            platform=msg.platform,
-            platform_user_id=msg.user_id,
+        ingested = await self.store.ingest(
+            msg.key,
             display_name=msg.display_name,
-            chat_id=msg.chat_id,
             platform_message_id=msg.message_id,
             text=text,
-            status=status,
-            tokens=self.model.estimate_tokens(text) if status == st.PENDING else 0,
+            kind=kind,
+            tokens=self.model.estimate_tokens(text) if kind is TurnKind.CHAT else 0,
             images=len(msg.images),
         )
         if ingested is None:
-            log.info("duplicate %s message %s ignored", msg.platform, msg.message_id)
+            log.info("duplicate %s message %s ignored", msg.key.platform, msg.message_id)
             return
         lang = self._lang(msg, ingested.user.lang)
-        if command is not None:
-            yield await self._run_command(msg, ingested, lang, *command)
-        elif status == st.REJECTED:
+        if call is not None:
+            yield await self._run_command(msg, ingested, lang, call.name, call.args)
+            yield Done(ingested.ref, Outcome.OK)
+        elif kind is TurnKind.REJECTED:
             yield self._rejection(msg, text, lang)
+            yield Done(ingested.ref, Outcome.OK)
         else:
-            # aclosing: if our consumer stops early, the model's stream stops too and
-            # the turn is recorded as interrupted while we still hold the lock.
-            async with aclosing(self._generate(msg, ingested, text, lang)) as pieces:
-                async for piece in pieces:
-                    yield piece
+            async with aclosing(self._generate(msg, ingested, text, lang)) as events:
+                async for event in events:
+                    yield event
+
+    def _refused(self, msg: IncomingMessage, text: str) -> bool:
+        too_long = len(text) > self.max_input_chars
+        blind = bool(msg.images) and not self.model.accepts_images
+        return bool(msg.unsupported) or too_long or blind
 
     def _rejection(self, msg: IncomingMessage, text: str, lang: str) -> str:
-        if msg.unsupported == "photo" and self.model.accepts_images:
-            return t("image_unreadable", lang)  # the adapter could not download it
+        if msg.unsupported is MediaKind.PHOTO and self.model.accepts_images:
+            return t("image_unreadable", lang)  # the adapter could not hand it over
         if msg.unsupported:
             images = t("and_images", lang) if self.model.accepts_images else ""
             return t("unsupported", lang, kind=media_name(msg.unsupported, lang), images=images)
@@ -178,7 +200,7 @@ class Engine:
             user=ingested.user,
             lang=lang,
             args=args,
-            memory=self.memory,
+            store=self.store,
             model=self.model,
             personas=self.personas,
             default_persona=self.default_persona,
@@ -189,55 +211,87 @@ class Engine:
 
     async def _generate(
         self, msg: IncomingMessage, ingested: Ingested, text: str, lang: str
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        ref = ingested.ref
+        started = time.monotonic()
+        first_token_ms: int | None = None
+        parts: list[str] = []
+        # Until the model has answered, whatever stops us (the consumer closing this
+        # generator, a chat that is gone) leaves the turn interrupted, never pending.
+        outcome, notice, asked = Outcome.INTERRUPTED, "", False
+        try:
+            yield Accepted(ref)
+            images = await _fetch(msg.images)
+            if images is None:
+                outcome, notice = Outcome.FAILED, t("image_unreadable", lang)
+            else:
+                system, turns = await self._context(ingested, text, images, lang)
+                asked = True
+                try:
+                    async with aclosing(self.model.stream(system, turns)) as stream:
+                        async for piece in stream:
+                            if not piece:
+                                continue
+                            if first_token_ms is None:
+                                first_token_ms = int((time.monotonic() - started) * 1000)
+                            parts.append(piece)
+                            yield piece
+                    outcome = Outcome.OK if parts else Outcome.FAILED
+                    notice = "" if parts else t("empty_reply", lang)
+                except ModelBlocked:
+                    outcome, notice = Outcome.BLOCKED, t("model_blocked", lang)
+                except ModelUnavailable as exc:
+                    log.warning("model unavailable: %s", exc)
+                    outcome, notice = Outcome.FAILED, t("model_unavailable", lang)
+                except ModelError as exc:
+                    log.warning("model error: %s", exc)
+                    reason = str(exc)[:200]
+                    outcome, notice = Outcome.FAILED, t("model_error", lang, reason=reason)
+                except Exception:
+                    log.exception("model backend crashed")
+                    reason = "internal error"
+                    outcome, notice = Outcome.FAILED, t("model_error", lang, reason=reason)
+        except Exception:
+            outcome = Outcome.FAILED  # the store or a bug; answer() words the notice
+            raise
+        finally:
+            # Runs on success, failure and when the consumer stops early; only an `ok`
+            # chat exchange is ever fed back to the model as context.
+            if asked:
+                reply = "".join(parts)
+                ref = await self.store.complete(
+                    ref,
+                    reply=reply,
+                    outcome=outcome,
+                    tokens=self.model.estimate_tokens(reply) if reply else 0,
+                    first_token_ms=first_token_ms,
+                    latency_ms=int((time.monotonic() - started) * 1000),
+                )
+            else:
+                await self.store.settle(ref, outcome)
+        yield Done(ref, outcome, notice)
+
+    async def _context(
+        self, ingested: Ingested, text: str, images: tuple[Image, ...], lang: str
+    ) -> tuple[str, list[Turn]]:
+        """The system prompt and the newest turns that fit the budget, this message last."""
         user = ingested.user
         persona = self.personas.get(user.persona or "") or self.personas[self.default_persona]
         system = context.system_prompt(persona.prompt, lang)
         budget = self.context_tokens - self.model.estimate_tokens(system)
         budget -= self.model.estimate_tokens(text)
-        stored = await self.memory.window(user.id, ingested.conversation_id)
+        stored = await self.store.window(user.id, ingested.ref.conversation_id)
         turns = context.fit_window(stored, max(budget, 0))
-        turns.append(Turn("user", text, msg.images))
+        turns.append(Turn("user", text, images))
+        return system, turns
 
-        started = time.monotonic()
-        first_token_ms: int | None = None
-        parts: list[str] = []
-        status = st.INTERRUPTED
-        notice = ""
-        try:
-            async with aclosing(self.model.stream(system, turns)) as stream:
-                async for piece in stream:
-                    if not piece:
-                        continue
-                    if first_token_ms is None:
-                        first_token_ms = int((time.monotonic() - started) * 1000)
-                    parts.append(piece)
-                    yield piece
-            status = st.OK if parts else st.FAILED
-            notice = "" if parts else t("empty_reply", lang)
-        except ModelBlocked:
-            status, notice = st.BLOCKED, t("model_blocked", lang)
-        except ModelUnavailable as exc:
-            log.warning("model unavailable: %s", exc)
-            status, notice = st.FAILED, t("model_unavailable", lang)
-        except ModelError as exc:
-            log.warning("model error: %s", exc)
-            status, notice = st.FAILED, t("model_error", lang, reason=str(exc)[:200])
-        except Exception:
-            log.exception("model backend crashed")
-            status, notice = st.FAILED, t("model_error", lang, reason="internal error")
-        finally:
-            # Runs on success, failure and when the consumer stops early (interrupted);
-            # only an 'ok' turn is ever fed back to the model as context.
-            reply = "".join(parts)
-            await self.memory.complete(
-                user.id,
-                ingested,
-                reply=reply,
-                status=status,
-                tokens=self.model.estimate_tokens(reply) if reply else 0,
-                first_token_ms=first_token_ms,
-                latency_ms=int((time.monotonic() - started) * 1000),
-            )
-        if notice:
-            yield ("\n\n" if parts else "") + notice
+
+async def _fetch(sources: Sequence[Image | RemoteImage]) -> tuple[Image, ...] | None:
+    """The message's images, downloaded now if still on the platform; None if one is lost."""
+    images: list[Image] = []
+    for source in sources:
+        image = source if isinstance(source, Image) else await source.fetch()
+        if image is None:
+            return None
+        images.append(image)
+    return tuple(images)

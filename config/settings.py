@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     model_timeout: float = Field(60.0, alias="TERTULIA_MODEL_TIMEOUT", gt=0)
     model_retries: int = Field(4, alias="TERTULIA_MODEL_RETRIES", ge=0, le=10)
     max_output_tokens: int = Field(1024, alias="TERTULIA_MAX_OUTPUT_TOKENS", gt=0)
+    # How long a reply's final text keeps trying to reach the platform (rate limits, outages).
+    delivery_deadline: float = Field(600.0, alias="TERTULIA_DELIVERY_DEADLINE", gt=0)
+    # On SIGTERM, how long replies in flight may take to finish.
+    drain_seconds: float = Field(10.0, alias="TERTULIA_DRAIN_SECONDS", ge=0)
 
     # Local model (llama-cpp-python)
     local_model: Path | None = Field(None, alias="TERTULIA_LOCAL_MODEL")
@@ -75,6 +79,14 @@ class Settings(BaseSettings):
     # Edit throttle for streamed replies, per reply (seconds).
     edit_interval: float = Field(1.0, alias="TERTULIA_EDIT_INTERVAL", ge=0)
 
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # BotFather's tokens are "<bot id>:<secret>"; anything else is refused at getMe.
+        if value is not None and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", value.get_secret_value()):
+            raise ValueError("not a bot token: expected <digits>:<letters, digits, _ or ->")
+        return value
+
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -94,6 +106,40 @@ class Settings(BaseSettings):
         if self.openai_api_key or self.openai_base_url:
             return "openai"
         return "local"
+
+    def backend_options(self, backend: str) -> dict[str, Any]:
+        """The keyword arguments of a backend's constructor (bot.models.BACKENDS)."""
+        common = {"max_output_tokens": self.max_output_tokens}
+        remote = {"timeout": self.model_timeout, "retries": self.model_retries, **common}
+        if backend == "gemini":
+            key = self.gemini_api_key
+            return {
+                "api_key": key.get_secret_value() if key else "",
+                "model": self.gemini_model,
+                "base_url": self.gemini_base_url,
+                **remote,
+            }
+        if backend == "openai":
+            key = self.openai_api_key
+            return {
+                "api_key": key.get_secret_value() if key else None,
+                "model": self.openai_model,
+                "base_url": self.openai_base_url,
+                **remote,
+            }
+        return {
+            "model_path": self.local_model,
+            "context": self.local_context,
+            "threads": self.local_threads,
+            "max_output_tokens": min(self.max_output_tokens, self.local_context // 2),
+        }
+
+    def value_of(self, variable: str) -> Any:
+        """The value of the setting read from environment variable `variable`."""
+        for name, info in type(self).model_fields.items():
+            if info.alias == variable:
+                return getattr(self, name)
+        raise KeyError(variable)
 
     def admin_ids(self) -> frozenset[str]:
         """Admins as `platform:user_id` strings (e.g. `telegram:42`)."""

@@ -1,44 +1,32 @@
-"""Model backends: the ChatModel port and the errors every backend raises."""
+"""Model backends, looked up by name: each module here is the only importer of its SDK."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
-from typing import Protocol
+import importlib
+from collections.abc import Callable
+from typing import Any
 
-from bot.types import Turn
+from bot.ports import ChatModel
 
-
-class ModelError(Exception):
-    """The model could not answer; the engine records the turn as failed."""
-
-
-class ModelBlocked(ModelError):
-    """The provider refused the prompt or the answer (safety filters)."""
-
-
-class ModelUnavailable(ModelError):
-    """The provider could not be reached, timed out or kept failing after retries."""
+# name -> "module:class". Adding a backend is its module plus one line here; the class
+# takes its settings as keyword arguments (config.settings.Settings.backend_options).
+BACKENDS: dict[str, str] = {
+    "gemini": "bot.models.gemini:GeminiModel",
+    "openai": "bot.models.openai_compat:OpenAIModel",
+    "local": "bot.models.local:LocalModel",
+}
 
 
-class ChatModel(Protocol):
-    """A model backend: one streaming method plus what the engine needs to budget context."""
+def backend(name: str) -> Callable[..., ChatModel]:
+    """The backend class called `name`, imported only now: a process loads one SDK."""
+    module, _, attr = BACKENDS[name].partition(":")
+    factory: Callable[..., ChatModel] = getattr(importlib.import_module(module), attr)
+    return factory
 
-    backend: str  # "gemini", "openai", "local", ...
-    model: str  # the model's name, shown by /model
-    accepts_images: bool
-    context_tokens: int
 
-    def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
-        """Yield the reply's text in chunks as the model produces it."""
-        ...
-
-    def estimate_tokens(self, text: str) -> int:
-        """Return the number of tokens `text` takes, exactly or as a cheap estimate."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release clients, threads and memory held by the backend."""
-        ...
+def build(name: str, options: dict[str, Any]) -> ChatModel:
+    """A backend instance from its settings (not yet opened)."""
+    return backend(name)(**options)
 
 
 def rough_tokens(text: str) -> int:

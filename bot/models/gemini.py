@@ -21,7 +21,8 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from bot.models import ModelBlocked, ModelError, ModelUnavailable, rough_tokens
+from bot.models import rough_tokens
+from bot.ports import ModelBlocked, ModelError, ModelUnavailable
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class GeminiModel:
         self._timeout = timeout
         self._retries = max(0, retries)
         self._backoff = backoff
-        self._max_output_tokens = max_output_tokens
+        self.max_output_tokens = max_output_tokens
         self._backoff_wait = wait_exponential_jitter(
             initial=backoff, max=MAX_RETRY_DELAY, jitter=backoff
         )
@@ -126,7 +127,10 @@ class GeminiModel:
         """A cheap estimate: counting exactly would cost a request per message."""
         return rough_tokens(text)
 
-    async def aclose(self) -> None:
+    async def open(self) -> None:
+        """Nothing to load: the client connects on the first request."""
+
+    async def close(self) -> None:
         """Close the client's HTTP sessions; call once at shutdown."""
         if self._closed:
             return
@@ -139,7 +143,7 @@ class GeminiModel:
         contents = [c for c in (_content(t) for t in turns) if c is not None]
         config = types.GenerateContentConfig(
             system_instruction=system or None,
-            max_output_tokens=self._max_output_tokens,
+            max_output_tokens=self.max_output_tokens,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             # The SDK's continuation may resume from a checkpoint behind text we already
             # yielded; a duplicated sentence is worse than a failed turn.

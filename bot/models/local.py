@@ -14,7 +14,8 @@ from typing import Any
 
 from llama_cpp import Llama
 
-from bot.models import ModelError, rough_tokens
+from bot.models import rough_tokens
+from bot.ports import ModelError
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class LocalModel:
         self._llm: Llama | None = None
         self._closed = False
 
-    async def load(self) -> None:
+    async def open(self) -> None:
         """Load the weights on the worker thread (once) so start-up never blocks the loop."""
         async with self._load_lock:
             if self._closed:
@@ -123,7 +124,7 @@ class LocalModel:
 
     async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
         """Yield the reply as the worker thread produces it; stop the worker if we stop early."""
-        await self.load()
+        await self.open()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Item] = asyncio.Queue()
         stop = threading.Event()
@@ -223,7 +224,7 @@ class LocalModel:
             log.debug("local: trimmed %d of %d turns to fit", len(turns) - len(kept), len(turns))
         return head + kept
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Free the model after any running generation ends, then stop the worker."""
         async with self._load_lock:
             if self._closed:

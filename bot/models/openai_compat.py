@@ -11,7 +11,8 @@ from typing import Any, cast
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from bot.models import ModelBlocked, ModelError, ModelUnavailable, rough_tokens
+from bot.models import rough_tokens
+from bot.ports import ModelBlocked, ModelError, ModelUnavailable
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,10 @@ class OpenAIModel:
     def estimate_tokens(self, text: str) -> int:
         return rough_tokens(text)
 
-    async def aclose(self) -> None:
+    async def open(self) -> None:
+        """Nothing to load: the client connects on the first request."""
+
+    async def close(self) -> None:
         await self._client.close()
 
     async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:

@@ -12,8 +12,9 @@ import pytest
 from google import genai
 from google.genai import types
 
-from bot.models import ChatModel, ModelBlocked, ModelError, ModelUnavailable, rough_tokens
+from bot.models import rough_tokens
 from bot.models.gemini import DEFAULT_CONTEXT_TOKENS, GeminiModel, context_window
+from bot.ports import ChatModel, ModelBlocked, ModelError, ModelUnavailable
 from bot.types import Image, Turn
 from tests.fakes.gemini_server import BlockedPrompt, Failure, FakeGeminiServer, Hang, Reply
 
@@ -45,7 +46,7 @@ async def make_model(srv: FakeGeminiServer) -> AsyncIterator[MakeModel]:
 
     yield make
     for model in made:
-        await model.aclose()
+        await model.close()
 
 
 async def collect(model: GeminiModel, turns: list[Turn], system: str = "Be brief.") -> list[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import ModelError
 from bot.models.local import LocalModel, LocalModelMissing, Sampling, bundled_model_path
+from bot.ports import ModelError
 from bot.types import Turn
 
 SYSTEM = "You are a helpful assistant. Answer in one short sentence."
@@ -22,7 +22,7 @@ THREADS = 1  # two cores shared with the rest of the suite: one thread is fastes
 async def model() -> AsyncIterator[LocalModel]:
     m = LocalModel(context=512, threads=THREADS, max_output_tokens=16, sampling=GREEDY)
     yield m
-    await m.aclose()
+    await m.close()
 
 
 async def collect(m: LocalModel, text: str, system: str = SYSTEM) -> list[str]:
@@ -45,7 +45,7 @@ async def test_generates_streamed_text(model: LocalModel) -> None:
 
 
 async def test_event_loop_stays_responsive_while_generating(model: LocalModel) -> None:
-    await model.load()
+    await model.open()
     ticks = 0
 
     async def ticker() -> None:
@@ -97,7 +97,7 @@ async def test_long_history_is_trimmed_to_the_window() -> None:
     chunks = [c async for c in m.stream(SYSTEM, turns)]
     # A single message longer than the window is cut to its end rather than failing.
     huge = [c async for c in m.stream(SYSTEM, [Turn("user", filler * 10 + " Say yes.")])]
-    await m.aclose()
+    await m.close()
     assert "".join(chunks).strip() and "".join(huge).strip()
 
 
@@ -113,11 +113,11 @@ async def test_corrupt_gguf_fails_on_load(tmp_path: Path) -> None:
     m = LocalModel(junk)
     with pytest.raises(ModelError, match="junk.gguf"):
         await collect(m, "hi")
-    await m.aclose()
+    await m.close()
 
 
 async def test_closed_model_refuses(model: LocalModel) -> None:
-    await model.load()
-    await model.aclose()
+    await model.open()
+    await model.close()
     with pytest.raises(ModelError, match="closed"):
         await collect(model, "hi")

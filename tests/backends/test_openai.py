@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import openai
 import pytest
 
-from bot.models import ModelBlocked, ModelError, ModelUnavailable
 from bot.models.openai_compat import OpenAIModel, context_window, vision_capable
+from bot.ports import ModelBlocked, ModelError, ModelUnavailable
 from bot.types import Image, Turn
 from tests.fakes.openai_server import FakeOpenAIServer
 
@@ -43,7 +43,7 @@ async def test_streams_reply_and_sends_system_roles_and_images(server: FakeOpenA
         Turn("user", "what is this?", images=(Image(png, "image/png"),)),
     ]
     chunks = await collect(model, turns)
-    await model.aclose()
+    await model.close()
 
     assert "".join(chunks) == REPLY
     assert len(chunks) > 1  # really streamed, not one blob
@@ -68,7 +68,7 @@ async def test_text_only_model_gets_no_image_parts(server: FakeOpenAIServer) -> 
     model = OpenAIModel("k", "llama3.1:8b", base_url=server.base_url)
     assert model.accepts_images is False
     await collect(model, [Turn("user", "look", images=(Image(b"x"),))])
-    await model.aclose()
+    await model.close()
     assert server.requests[0]["messages"][-1] == {"role": "user", "content": "look"}
 
 
@@ -76,7 +76,7 @@ async def test_rate_limit_once_is_retried_by_the_sdk(server: FakeOpenAIServer) -
     server.fail_next(429, times=1)
     model = OpenAIModel("k", "gpt-4o-mini", base_url=server.base_url, retries=2)
     chunks = await collect(model, [Turn("user", "hi")])
-    await model.aclose()
+    await model.close()
     assert "".join(chunks) == REPLY
     assert len(server.requests) == 2
 
@@ -86,7 +86,7 @@ async def test_server_error_forever_is_unavailable(server: FakeOpenAIServer) -> 
     model = OpenAIModel("k", "gpt-4o-mini", base_url=server.base_url, retries=3)
     with pytest.raises(ModelUnavailable, match="500"):
         await collect(model, [Turn("user", "hi")])
-    await model.aclose()
+    await model.close()
     assert len(server.requests) == 4  # one try plus the SDK's three retries, none of ours
 
 
@@ -96,7 +96,7 @@ async def test_bad_key_is_a_model_error_without_the_key(server: FakeOpenAIServer
     model = OpenAIModel(key, "gpt-4o-mini", base_url=server.base_url, retries=3)
     with pytest.raises(ModelError) as info:
         await collect(model, [Turn("user", "hi")])
-    await model.aclose()
+    await model.close()
     assert not isinstance(info.value, ModelUnavailable)
     assert "401" in str(info.value)
     assert "SECRET" not in str(info.value)
@@ -109,7 +109,7 @@ async def test_other_client_error_keeps_a_short_reason(server: FakeOpenAIServer)
     model = OpenAIModel("k", "nope", base_url=server.base_url)
     with pytest.raises(ModelError) as info:
         await collect(model, [Turn("user", "hi")])
-    await model.aclose()
+    await model.close()
     assert not isinstance(info.value, ModelUnavailable)
     assert "model 'nope' not found" in str(info.value)
     assert "SECRET" not in str(info.value)
@@ -121,7 +121,7 @@ async def test_content_filter_is_blocked(server: FakeOpenAIServer) -> None:
     model = OpenAIModel("k", "gpt-4o-mini", base_url=server.base_url)
     with pytest.raises(ModelBlocked):
         await collect(model, [Turn("user", "something bad")])
-    await model.aclose()
+    await model.close()
 
 
 async def test_connection_refused_is_unavailable() -> None:
@@ -131,7 +131,7 @@ async def test_connection_refused_is_unavailable() -> None:
     model = OpenAIModel("k", base_url=f"http://127.0.0.1:{port}/v1", retries=0, timeout=5)
     with pytest.raises(ModelUnavailable, match="cannot reach"):
         await collect(model, [Turn("user", "hi")])
-    await model.aclose()
+    await model.close()
 
 
 async def test_stopping_early_leaves_the_client_usable(server: FakeOpenAIServer) -> None:
@@ -142,7 +142,7 @@ async def test_stopping_early_leaves_the_client_usable(server: FakeOpenAIServer)
     assert REPLY.startswith(first)
     assert server.requests[0]["messages"] == [{"role": "user", "content": "hi"}]  # no empty system
     assert "".join(await collect(model, [Turn("user", "again")])) == REPLY
-    await model.aclose()
+    await model.close()
 
 
 async def test_official_api_gets_max_completion_tokens(
@@ -153,7 +153,7 @@ async def test_official_api_gets_max_completion_tokens(
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     model = OpenAIModel("k", "o4-mini", max_output_tokens=50)
     assert "".join(await collect(model, [Turn("user", "hi")])) == REPLY
-    await model.aclose()
+    await model.close()
     assert server.requests[0]["max_completion_tokens"] == 50
     assert "max_tokens" not in server.requests[0]
 

@@ -1,81 +1,136 @@
-"""The engine on a real SQLite file with a scripted model: ordering, memory, context, errors."""
+"""The engine on a real SQLite file with a scripted model: ordering, store, context, errors."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
-from bot.models import ModelBlocked, ModelError, ModelUnavailable
-from bot.types import Image, IncomingMessage
-from tests.conftest import collect
+from bot.ports import ModelBlocked, ModelError, ModelUnavailable
+from bot.types import (
+    Accepted,
+    Done,
+    Image,
+    MediaKind,
+    Outcome,
+    RemoteImage,
+    Turn,
+    TurnKind,
+)
+from storage.sqlite import SqliteStore
+from tests.conftest import MakeEngine, collect, command, events, msg
 from tests.fakes.model import FakeModel
 
 
-def msg(text: str, user: str = "u1", chat: str = "c1", **kw: object) -> IncomingMessage:
-    return IncomingMessage(platform="test", user_id=user, chat_id=chat, text=text, **kw)  # type: ignore[arg-type]
-
-
-async def test_reply_streams_and_stores_both_turns(make_engine, memory):
+async def test_reply_streams_events_and_stores_both_turns(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
     model = FakeModel("Hola, ¿qué tal? Soy tertulia.", chunk=5)
     engine = make_engine(model)
-    pieces = [p async for p in engine.reply(msg("hola", message_id="m1"))]
-    assert len(pieces) > 1
-    assert "".join(pieces) == "Hola, ¿qué tal? Soy tertulia."
-    user = await memory.find_user("test", "u1")
-    history = await memory.history(user.id)
-    assert [(m.role, m.text, m.status) for m in history] == [
-        ("user", "hola", "ok"),
-        ("assistant", "Hola, ¿qué tal? Soy tertulia.", "ok"),
+    got = await events(engine, msg("hola", message_id="m1"))
+    accepted, *pieces, done = got
+    assert isinstance(accepted, Accepted) and isinstance(done, Done)
+    assert len(pieces) > 1 and "".join(str(p) for p in pieces) == "Hola, ¿qué tal? Soy tertulia."
+    user = await store.find_user("test", "u1")
+    assert user is not None
+    history = await store.history(user.id)
+    assert [(m.role, m.text, m.kind, m.outcome) for m in history] == [
+        ("user", "hola", TurnKind.CHAT, Outcome.OK),
+        ("assistant", "Hola, ¿qué tal? Soy tertulia.", TurnKind.CHAT, Outcome.OK),
     ]
+    # Done names the stored exchange: the seam for buttons, regenerate and export.
+    assert done.outcome is Outcome.OK and done.notice == ""
+    assert done.ref is not None
+    assert (done.ref.prompt_id, done.ref.reply_id) == (history[0].id, history[1].id)
+    assert accepted.ref.prompt_id == history[0].id and accepted.ref.reply_id is None
 
 
-async def test_user_turn_is_stored_before_the_model_is_called(make_engine, memory):
-    seen: list[list[tuple[str, str]]] = []
+async def test_a_reply_the_platform_never_took_is_never_context(make_engine: MakeEngine) -> None:
+    model = FakeModel(lambda turns: f"answer {len(turns)}")
+    engine = make_engine(model)
+    first = await events(engine, msg("one"))
+    done = first[-1]
+    assert isinstance(done, Done) and done.ref is not None
+    await engine.undelivered(done.ref)
+    await collect(engine, msg("two"))
+    assert [t.text for t in model.calls[-1][1]] == ["two"]
+
+
+async def test_commands_and_rejections_end_with_done_and_never_call_the_model(
+    make_engine: MakeEngine,
+) -> None:
+    model = FakeModel("x")
+    engine = make_engine(model, max_input_chars=10)
+    help_events = await events(engine, command("/help"))
+    assert isinstance(help_events[0], str) and help_events[0].startswith("Commands:")
+    assert isinstance(help_events[-1], Done) and help_events[-1].outcome is Outcome.OK
+    assert not any(isinstance(e, Accepted) for e in help_events)  # no "typing" for these
+    long = await events(engine, msg("a" * 11))
+    assert isinstance(long[-1], Done) and long[-1].ref is not None
+    assert model.calls == []
+
+
+async def test_user_turn_is_stored_before_the_model_is_called(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
+    seen: list[list[tuple[str, Outcome]]] = []
 
     class Checking(FakeModel):
-        async def stream(self, system, turns):
+        async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
             # Runs when the model is called, before it produces anything.
-            user = await memory.find_user("test", "u1")
-            seen.append([(m.text, m.status) for m in await memory.history(user.id)])
+            user = await store.find_user("test", "u1")
+            assert user is not None
+            seen.append([(m.text, m.outcome) for m in await store.history(user.id)])
             async for piece in super().stream(system, turns):
                 yield piece
 
     engine = make_engine(Checking("ok"))
     assert await collect(engine, msg("first words")) == "ok"
-    assert seen == [[("first words", "pending")]]
+    assert seen == [[("first words", Outcome.PENDING)]]
 
 
-async def test_in_order_keeps_arrival_order_across_work_before_the_reply(make_engine):
+async def test_in_order_keeps_arrival_order_across_work_before_the_reply(
+    make_engine: MakeEngine,
+) -> None:
     model = FakeModel(lambda turns: "reply to " + turns[-1].text)
     engine = make_engine(model)
 
-    async def handle(text: str, download: float) -> str:
-        # An adapter takes its place first, then does slow work (an image download).
-        async with engine.in_order(msg(text)) as reply:
-            await asyncio.sleep(download)
-            return "".join([p async for p in reply(msg(text))])
+    async def handle(text: str, work: float) -> str:
+        # A caller takes its place first, then does slow work before answering.
+        async with engine.in_order(msg(text).key):
+            await asyncio.sleep(work)
+            return "".join([e async for e in engine.answer(msg(text)) if isinstance(e, str)])
 
     first = asyncio.create_task(handle("with image", 0.05))
     second = asyncio.create_task(handle("quick text", 0))
-    assert await asyncio.gather(first, second) == ["reply to with image", "reply to quick text"]
+    assert list(await asyncio.gather(first, second)) == [
+        "reply to with image",
+        "reply to quick text",
+    ]
     assert [turns[-1].text for _, turns in model.calls] == ["with image", "quick text"]
 
 
-async def test_a_storage_failure_is_answered_not_silent(make_engine, memory):
+async def test_a_storage_failure_is_answered_not_silent(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
     engine = make_engine(FakeModel("never"))
-    await memory.close()  # every query now fails
-    answer = await collect(engine, msg("hola", language="es"))
-    assert answer.startswith("Algo falló por mi parte")
+    await store.close()  # every query now fails
+    got = await events(engine, msg("hola", language="es"))
+    assert len(got) == 1 and isinstance(got[0], Done)
+    assert got[0].outcome is Outcome.FAILED and got[0].notice.startswith("Algo falló por mi parte")
 
 
-async def test_text_that_must_not_run_a_command_reaches_the_model(make_engine):
+async def test_text_that_looks_like_a_command_is_a_question_unless_converted_as_one(
+    make_engine: MakeEngine,
+) -> None:
+    # The engine never parses text: Discord's /ask prompt:/forget confirm is a question.
     model = FakeModel(lambda turns: "model saw " + turns[-1].text)
     engine = make_engine(model)
-    answer = await collect(engine, msg("/forget confirm", allow_commands=False))
-    assert answer == "model saw /forget confirm"
+    assert await collect(engine, msg("/forget confirm")) == "model saw /forget confirm"
+    assert "/forget confirm" in await collect(engine, command("/forget"))
 
 
-async def test_context_carries_previous_turns_and_the_persona(make_engine):
+async def test_context_carries_previous_turns_and_the_persona(make_engine: MakeEngine) -> None:
     model = FakeModel(lambda turns: f"answer {len(turns)}")
     engine = make_engine(model)
     await collect(engine, msg("one"))
@@ -89,7 +144,9 @@ async def test_context_carries_previous_turns_and_the_persona(make_engine):
     assert "tertulia" in system
 
 
-async def test_failed_and_blocked_turns_never_reach_context(make_engine, memory):
+async def test_failed_and_blocked_turns_never_reach_context(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
     model = FakeModel("fine")
     model.queue = [ModelUnavailable("down"), ModelBlocked("safety")]
     engine = make_engine(model)
@@ -100,12 +157,13 @@ async def test_failed_and_blocked_turns_never_reach_context(make_engine, memory)
     await collect(engine, msg("c"))
     _, turns = model.calls[-1]
     assert [t.text for t in turns] == ["c"]
-    user = await memory.find_user("test", "u1")
-    statuses = [(m.text, m.status) for m in await memory.history(user.id)]
-    assert ("a", "failed") in statuses and ("b", "blocked") in statuses
+    user = await store.find_user("test", "u1")
+    assert user is not None
+    outcomes = [(m.text, m.outcome) for m in await store.history(user.id)]
+    assert ("a", Outcome.FAILED) in outcomes and ("b", Outcome.BLOCKED) in outcomes
 
 
-async def test_model_error_is_localised_and_never_raises(make_engine):
+async def test_model_error_is_localised_and_never_raises(make_engine: MakeEngine) -> None:
     model = FakeModel()
     model.queue = [ModelError("bad request"), RuntimeError("bug")]
     engine = make_engine(model)
@@ -114,7 +172,7 @@ async def test_model_error_is_localised_and_never_raises(make_engine):
     assert "internal error" in await collect(engine, msg("again"))
 
 
-async def test_token_budget_drops_oldest_turns_first(make_engine):
+async def test_token_budget_drops_oldest_turns_first(make_engine: MakeEngine) -> None:
     model = FakeModel("x" * 40)  # 11 tokens per answer
     engine = make_engine(model, context_tokens=400)
     for i in range(30):
@@ -128,7 +186,7 @@ async def test_token_budget_drops_oldest_turns_first(make_engine):
     assert used <= 400 and len(turns) < 59
 
 
-async def test_messages_from_one_user_are_answered_in_order(make_engine):
+async def test_messages_from_one_user_are_answered_in_order(make_engine: MakeEngine) -> None:
     model = FakeModel(lambda turns: "reply to " + turns[-1].text, chunk=2, delay=0.001)
     engine = make_engine(model)
     results = await asyncio.gather(*(collect(engine, msg(f"m{i}")) for i in range(5)))
@@ -137,11 +195,11 @@ async def test_messages_from_one_user_are_answered_in_order(make_engine):
     assert [t.text for t in last_turns if t.role == "user"] == [f"m{i}" for i in range(5)]
 
 
-async def test_a_slow_user_never_blocks_another(make_engine):
+async def test_a_slow_user_never_blocks_another(make_engine: MakeEngine) -> None:
     release = asyncio.Event()
 
     class Slow(FakeModel):
-        async def stream(self, system, turns):
+        async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
             if turns[-1].text == "slow":
                 await release.wait()
             async for piece in super().stream(system, turns):
@@ -155,7 +213,7 @@ async def test_a_slow_user_never_blocks_another(make_engine):
     assert await slow == "done"
 
 
-async def test_users_and_chats_have_separate_memory(make_engine):
+async def test_users_and_chats_have_separate_memory(make_engine: MakeEngine) -> None:
     model = FakeModel(lambda turns: str(len(turns)))
     engine = make_engine(model)
     await collect(engine, msg("alice 1", user="alice"))
@@ -166,7 +224,7 @@ async def test_users_and_chats_have_separate_memory(make_engine):
     assert [t.text for t in turns if t.role == "user"] == ["alice 1", "alice 2"]
 
 
-async def test_duplicate_platform_message_is_answered_once(make_engine):
+async def test_duplicate_platform_message_is_answered_once(make_engine: MakeEngine) -> None:
     model = FakeModel("once")
     engine = make_engine(model)
     assert await collect(engine, msg("hi", message_id="42")) == "once"
@@ -175,33 +233,36 @@ async def test_duplicate_platform_message_is_answered_once(make_engine):
     assert len(model.calls) == 2
 
 
-async def test_empty_text_is_ignored_and_oversize_text_explained(make_engine, memory):
+async def test_empty_text_is_ignored_and_oversize_text_explained(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
     model = FakeModel("x")
     engine = make_engine(model, max_input_chars=100)
     assert await collect(engine, msg("   \n ")) == ""
     answer = await collect(engine, msg("a" * 101, language="es"))
     assert "demasiado largo" in answer and "100" in answer
     assert model.calls == []
-    user = await memory.find_user("test", "u1")
-    stored = await memory.history(user.id)
-    assert stored[0].text == "a" * 101 and stored[0].status == "rejected"
+    user = await store.find_user("test", "u1")
+    assert user is not None
+    stored = await store.history(user.id)
+    assert stored[0].text == "a" * 101 and stored[0].kind is TurnKind.REJECTED
 
 
-async def test_unsupported_media_and_images_without_vision(make_engine):
+async def test_unsupported_media_and_images_without_vision(make_engine: MakeEngine) -> None:
     engine = make_engine(FakeModel("x", accepts_images=False))
-    sticker = await collect(engine, msg("", unsupported="sticker", language="es"))
+    sticker = await collect(engine, msg("", unsupported=MediaKind.STICKER, language="es"))
     assert "stickers" in sticker and sticker.startswith("Todavía")
     photo = await collect(engine, msg("what is this?", images=(Image(b"\xff\xd8"),)))
     assert "can't see images" in photo
 
 
-async def test_a_photo_the_adapter_could_not_download_is_explained(make_engine):
+async def test_a_photo_the_adapter_could_not_download_is_explained(make_engine: MakeEngine) -> None:
     engine = make_engine(FakeModel("x"))
-    answer = await collect(engine, msg("", unsupported="photo", language="es"))
+    answer = await collect(engine, msg("", unsupported=MediaKind.PHOTO, language="es"))
     assert answer == "No pude abrir esa imagen. Vuelve a enviarla, por favor."
 
 
-async def test_images_reach_a_model_that_reads_them(make_engine):
+async def test_images_reach_a_model_that_reads_them(make_engine: MakeEngine) -> None:
     model = FakeModel("a cat")
     engine = make_engine(model)
     img = Image(b"\x89PNG", "image/png")
@@ -210,20 +271,74 @@ async def test_images_reach_a_model_that_reads_them(make_engine):
     assert turns[-1].images == (img,)
 
 
-async def test_consumer_stopping_early_records_an_interrupted_turn(make_engine, memory):
-    engine = make_engine(FakeModel("abcdefghij" * 10, chunk=5))
-    async with aclosing(engine.reply(msg("go"))) as pieces:
-        async for _ in pieces:
+async def test_images_still_on_the_platform_are_fetched_after_acceptance(
+    make_engine: MakeEngine,
+) -> None:
+    model = FakeModel("a cat")
+    engine = make_engine(model)
+    order: list[str] = []
+    img = Image(b"\x89PNG", "image/png")
+
+    async def fetch() -> Image:
+        order.append("fetched")
+        return img
+
+    async for event in engine.reply(msg("", images=(RemoteImage(fetch),))):
+        order.append(type(event).__name__)
+    assert order[:2] == ["Accepted", "fetched"]  # "typing" shows while it downloads
+    assert model.calls[-1][1][-1].images == (img,)
+
+
+async def test_an_image_that_cannot_be_fetched_is_explained_without_the_model(
+    make_engine: MakeEngine,
+) -> None:
+    model = FakeModel("never")
+    engine = make_engine(model)
+
+    async def lost() -> None:
+        return None
+
+    got = await events(engine, msg("look", images=(RemoteImage(lost),), language="es"))
+    done = got[-1]
+    assert isinstance(done, Done) and done.outcome is Outcome.FAILED
+    assert done.notice == "No pude abrir esa imagen. Vuelve a enviarla, por favor."
+    assert model.calls == []
+
+
+async def test_stopping_at_acceptance_never_calls_the_model(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
+    model = FakeModel("never")
+    engine = make_engine(model)
+    async with aclosing(engine.reply(msg("go"))) as stream:
+        async for event in stream:
+            assert isinstance(event, Accepted)
             break
-    user = await memory.find_user("test", "u1")
-    assert [m.status for m in await memory.history(user.id)] == ["interrupted", "interrupted"]
+    assert model.calls == []
+    user = await store.find_user("test", "u1")
+    assert user is not None
+    assert [m.outcome for m in await store.history(user.id)] == [Outcome.INTERRUPTED]
+
+
+async def test_consumer_stopping_early_records_an_interrupted_turn(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
+    engine = make_engine(FakeModel("abcdefghij" * 10, chunk=5))
+    async with aclosing(engine.reply(msg("go"))) as stream:
+        async for event in stream:
+            if isinstance(event, str):
+                break
+    user = await store.find_user("test", "u1")
+    assert user is not None
+    outcomes = [m.outcome for m in await store.history(user.id)]
+    assert outcomes == [Outcome.INTERRUPTED, Outcome.INTERRUPTED]
     # The lock was released: the next message is answered.
     assert await collect(engine, msg("again")) == "abcdefghij" * 10
 
 
-async def test_language_follows_hint_then_lang_command(make_engine):
+async def test_language_follows_hint_then_lang_command(make_engine: MakeEngine) -> None:
     engine = make_engine(FakeModel())
-    assert (await collect(engine, msg("/help", language="es-419"))).startswith("Comandos:")
-    assert "English" in await collect(engine, msg("/lang en", language="es"))
-    assert (await collect(engine, msg("/help", language="es"))).startswith("Commands:")
+    assert (await collect(engine, command("/help", language="es-419"))).startswith("Comandos:")
+    assert "English" in await collect(engine, command("/lang en", language="es"))
+    assert (await collect(engine, command("/help", language="es"))).startswith("Commands:")
     assert await engine.language(msg("", language="es")) == "en"

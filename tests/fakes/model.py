@@ -1,11 +1,12 @@
-"""A scripted, instant ChatModel: the fake for the model boundary in engine and adapter tests."""
+"""A scripted, instant ChatModel: the one fake for the model boundary, in tests and benches."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Sequence
 
-from bot.models import ModelError, rough_tokens
+from bot.models import rough_tokens
+from bot.ports import ModelError
 from bot.types import Turn
 
 Reply = str | Exception | Callable[[Sequence[Turn]], "str | Exception"]
@@ -23,6 +24,7 @@ class FakeModel:
         chunk: int = 16,
         accepts_images: bool = True,
         context_tokens: int = 8192,
+        max_output_tokens: int = 1024,
         delay: float = 0.0,
         model: str = "fake-1",
     ) -> None:
@@ -30,10 +32,11 @@ class FakeModel:
         self.chunk = chunk
         self.accepts_images = accepts_images
         self.context_tokens = context_tokens
+        self.max_output_tokens = max_output_tokens
         self.delay = delay
         self.model = model
         self.calls: list[tuple[str, list[Turn]]] = []
-        self.closed = False
+        self.opened = self.closed = False
         # Scripted replies used once each, before falling back to `reply`.
         self.queue: list[str | Exception] = []
 
@@ -56,7 +59,10 @@ class FakeModel:
                 await asyncio.sleep(self.delay)
             yield answer[i : i + self.chunk]
 
-    async def aclose(self) -> None:
+    async def open(self) -> None:
+        self.opened = True
+
+    async def close(self) -> None:
         self.closed = True
 
 
