@@ -1,0 +1,314 @@
+"""One delivery path for every platform: paging, the edit throttle, rendering, one error policy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from tenacity.wait import wait_random_exponential
+
+from bot.split import ReplyPager
+from bot.types import Accepted, Done, ReplyEvent
+
+log = logging.getLogger(__name__)
+
+H = TypeVar("H")  # a surface's handle on one message it sent
+_TYPING_TASKS: set[asyncio.Task[None]] = set()  # strong references until each call ends
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A message body: text plus formatting spans where the platform takes them (Telegram)."""
+
+    text: str
+    entities: tuple[Mapping[str, Any], ...] = ()
+
+
+class RateLimited(Exception):
+    """The platform said 429: nothing more to this chat for `retry_after` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class Transient(Exception):
+    """A network error, a timeout or a 5xx: the same call may succeed if tried again."""
+
+
+class Rejected(Exception):
+    """The platform refused this call for good (bad formatting, too long, ...)."""
+
+
+class PageGone(Exception):
+    """This message can no longer be edited (deleted, too old): post the page anew."""
+
+
+class ChatGone(Exception):
+    """The bot can no longer write here at all (blocked, kicked, channel deleted)."""
+
+
+class Surface(Protocol[H]):
+    """Where one reply goes, as each platform implements it.
+
+    Implementations translate platform errors into the exceptions above, and treat
+    "message is not modified" as success.
+    """
+
+    limit: int  # room for one page, in `measure` units, leaving what rendering may add
+    typing_every: float  # seconds a "typing" signal lasts on this platform
+
+    def measure(self, text: str) -> int: ...
+
+    def render(self, page: str) -> Body:
+        """The page as the platform shows it; never raises (plain text if need be)."""
+        ...
+
+    async def typing(self) -> None: ...
+
+    async def send(self, body: Body) -> H: ...
+
+    async def edit(self, message: H, body: Body) -> None: ...
+
+    async def finish(self, delivered: Delivery[H]) -> None:
+        """After the last page: e.g. clear a "thinking…" placeholder, later add buttons."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How hard delivery tries. Time is injected so tests can drive the clock by hand."""
+
+    interval: float = 1.0  # seconds between edits of one reply
+    deadline: float = 600.0  # how long a reply's final text keeps trying (rate limits, outages)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+@dataclass(slots=True)
+class Delivery(Generic[H]):
+    """What became of one reply on the platform."""
+
+    done: Done | None = None  # None: nothing to answer (a repeat), or the stream broke
+    delivered: bool = False  # every page shows its final text
+    messages: list[H] = field(default_factory=list)
+    gone: bool = False  # the chat no longer takes the bot's messages
+    broken: bool = False  # an error kept the final text from the platform
+
+
+DEFAULT_POLICY = Policy()
+
+
+async def deliver(
+    events: AsyncIterator[ReplyEvent], surface: Surface[H], policy: Policy = DEFAULT_POLICY
+) -> Delivery[H]:
+    """Stream a reply's events to `surface`; never raises but for cancellation.
+
+    Progress edits go at most once per `policy.interval` and are skipped when the
+    platform pushes back; the final text of each page waits out rate limits and retries
+    transient errors with backoff and jitter until `policy.deadline`.
+    """
+    reply = _Reply(surface, policy)
+    typing = _Typing(surface)
+    text = ""
+    try:
+        async for event in events:
+            if isinstance(event, str):
+                text += event
+                finals, open_page = reply.pager.update(text)
+                for page in finals:
+                    await reply.final(page)
+                await reply.progress(open_page)
+                if reply.result.messages:
+                    typing.stop()  # the person sees text now
+            elif isinstance(event, Accepted):
+                typing.start()
+            else:
+                reply.result.done = event
+        typing.stop()
+        done = reply.result.done
+        # No Done: nothing to say (a repeat), or the caller stopped the stream.
+        if done is not None:
+            if done.notice:
+                text += ("\n\n" if text.strip() else "") + done.notice
+            for page in reply.pager.finish(text):
+                await reply.final(page)
+            reply.result.delivered = True
+    except ChatGone as exc:
+        log.info("the chat is gone: %s", exc)
+        reply.result.gone = True
+        return reply.result
+    except Exception as exc:
+        log.warning("reply not delivered: %s", exc, exc_info=not _expected(exc))
+        reply.result.broken = True
+    finally:
+        typing.stop()
+    try:
+        await surface.finish(reply.result)
+    except ChatGone:
+        reply.result.gone = True
+    except Exception as exc:
+        log.warning("could not finish the reply: %s", exc)
+    return reply.result
+
+
+def _expected(exc: Exception) -> bool:
+    return isinstance(exc, RateLimited | Transient | Rejected | PageGone)
+
+
+class _Reply(Generic[H]):
+    """One reply's pages on the platform; the edit throttle lives here, so it is per reply."""
+
+    def __init__(self, surface: Surface[H], policy: Policy) -> None:
+        self.surface = surface
+        self.policy = policy
+        self.pager = ReplyPager(max(64, surface.limit), surface.measure)
+        self.result: Delivery[H] = Delivery()
+        self._current: H | None = None  # the open page's message, once sent
+        self._shown: Body | None = None  # what that message shows now
+        self._last_put = float("-inf")
+        self._quiet_until = float("-inf")  # after a 429 on a progress edit
+        self._plain = False  # the platform refused this reply's formatting once
+        self._deadline: float | None = None
+
+    async def progress(self, page: str) -> None:
+        """Show the open page so far, unless this reply was edited under `interval` ago."""
+        if not page.strip():
+            return
+        now = self.policy.clock()
+        if now < self._quiet_until:
+            return
+        if self._current is not None and now - self._last_put < self.policy.interval:
+            return
+        try:
+            await self._put(page)
+        except RateLimited as exc:
+            self._quiet_until = now + exc.retry_after
+        except PageGone:
+            self._current = self._shown = None  # the next put posts it anew
+        except (Rejected, Transient) as exc:
+            log.info("progress update skipped: %s", exc)
+
+    async def final(self, page: str) -> None:
+        """Deliver a page's final text, trying until the deadline; then close the page."""
+        if page.strip():
+            if self._deadline is None:
+                self._deadline = self.policy.clock() + self.policy.deadline
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type((RateLimited, Transient, PageGone)),
+                wait=_Wait(),
+                stop=self._past_deadline,
+                sleep=self.policy.sleep,
+                before_sleep=_log_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    await self._final_put(page)
+        self._current = self._shown = None
+
+    def _past_deadline(self, state: RetryCallState) -> bool:
+        assert self._deadline is not None
+        return self.policy.clock() + state.upcoming_sleep > self._deadline
+
+    async def _final_put(self, page: str) -> None:
+        try:
+            await self._put(page)
+        except PageGone:
+            log.warning("a page can no longer be edited; sending it as a new message")
+            self._current = self._shown = None
+            raise
+        except Rejected:
+            if self._current is None:
+                raise  # a new message was refused, even as plain text
+            # An edit refused for good may still go through as a new message.
+            log.warning("final edit refused; sending the page as a new message")
+            self._current = self._shown = None
+            await self._put(page)
+
+    async def _put(self, page: str) -> None:
+        """Send or edit the open page's message; refused formatting is retried as plain text."""
+        plain = Body(page)
+        body = plain if self._plain else self.surface.render(page)
+        if body == self._shown:
+            return
+        try:
+            await self._write(body)
+        except Rejected as exc:
+            if body == plain or not body.entities:
+                raise
+            log.warning("the platform refused the formatted text (%s); sending plain text", exc)
+            # The same Markdown would be refused again: stay plain for the rest of this reply.
+            self._plain = True
+            try:
+                await self._write(plain)
+            except Rejected:
+                self._plain = False  # refused as plain text too: not the formatting's fault
+                raise
+
+    async def _write(self, body: Body) -> None:
+        if self._current is None:
+            self._current = await self.surface.send(body)
+            self.result.messages.append(self._current)
+        else:
+            await self.surface.edit(self._current, body)
+        self._shown = body
+        self._last_put = self.policy.clock()
+
+
+class _Wait:
+    """The platform's retry-after for a rate limit; backoff with jitter for anything else."""
+
+    def __init__(self) -> None:
+        self._backoff = wait_random_exponential(multiplier=0.5, max=15.0)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited):
+            return exc.retry_after
+        if isinstance(exc, PageGone):
+            return 0.0
+        return float(self._backoff(state))
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    delay = state.next_action.sleep if state.next_action else 0.0
+    log.warning("final text not accepted (%s); retrying in %.1f s", exc, delay)
+
+
+class _Typing:
+    """Shows "typing" until the first page: one call every `typing_every` seconds.
+
+    Stopping never cancels a call in flight: cancelling a request inside an SDK's rate
+    limiter can leave its bucket looking empty (discord.py waits 30 s for the next call).
+    """
+
+    def __init__(self, surface: Surface[Any]) -> None:
+        self._surface = surface
+        self._stopped = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None and not self._stopped.is_set():
+            self._task = asyncio.create_task(self._run(), name="typing")
+            _TYPING_TASKS.add(self._task)
+            self._task.add_done_callback(_TYPING_TASKS.discard)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                await self._surface.typing()
+            except ChatGone:
+                return
+            except Exception as exc:  # only a courtesy: the reply may still go through
+                log.debug("typing signal failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self._surface.typing_every)

@@ -1,0 +1,164 @@
+"""Every platform's inbound path: the place in line, delivery, the fallback notice, the drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractAsyncContextManager, aclosing
+from dataclasses import replace
+from typing import Any, Protocol
+
+from adapters.delivery import DEFAULT_POLICY, Body, Delivery, Policy, Surface, deliver
+from bot.i18n import t
+from bot.types import (
+    Accepted,
+    CommandCall,
+    ConversationKey,
+    IncomingMessage,
+    Outcome,
+    ReplyEvent,
+    TurnRef,
+)
+
+log = logging.getLogger(__name__)
+
+# A chat that refused the bot is remembered this long (or until it writes again).
+GONE_FOR = 3600.0
+
+
+class Conversations(Protocol):
+    """What a session needs of the engine (bot.engine.Engine), so tests can fake it."""
+
+    def in_order(self, key: ConversationKey) -> AbstractAsyncContextManager[None]: ...
+
+    def answer(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]: ...
+
+    async def undelivered(self, ref: TurnRef) -> None: ...
+
+    async def language(self, msg: IncomingMessage) -> str: ...
+
+
+class Session:
+    """Hands each message to the engine in its line and delivers the reply; drains on stop."""
+
+    def __init__(
+        self,
+        engine: Conversations,
+        policy: Policy = DEFAULT_POLICY,
+        *,
+        grace: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.grace = grace
+        self.clock = clock
+        self.accepting = True
+        self._inflight: set[asyncio.Task[Any]] = set()
+        # (platform, chat) -> when it refused the bot: no model call for what was waiting.
+        self._gone: dict[tuple[str, str], float] = {}
+
+    @property
+    def busy(self) -> int:
+        """Replies in flight."""
+        return len(self._inflight)
+
+    async def handle(self, msg: IncomingMessage, surface: Surface[Any]) -> Delivery[Any] | None:
+        """Answer one message; call it before any other await on the message's behalf."""
+        if not self.accepting:
+            return None
+        task = asyncio.current_task()
+        assert task is not None
+        arrived = self.clock()
+        self._inflight.add(task)
+        try:
+            # The first await: the place in line is taken before anything else can run.
+            async with self.engine.in_order(msg.key):
+                return await self._answer(_greeting(msg), surface, arrived)
+        except Exception:
+            # Nothing a person sends may take the process down.
+            log.exception("could not answer a %s message", msg.key.platform)
+            return None
+        finally:
+            self._inflight.discard(task)
+
+    async def _answer(
+        self, msg: IncomingMessage, surface: Surface[Any], arrived: float
+    ) -> Delivery[Any]:
+        where = (msg.key.platform, msg.key.chat_id)
+        gone = self._gone.get(where)
+        if gone is not None and gone < arrived:
+            del self._gone[where]  # it wrote to us again after refusing: it is back
+        async with aclosing(self._unless_gone(self.engine.answer(msg), where, arrived)) as events:
+            result = await deliver(events, surface, self.policy)
+        if result.gone:
+            self._mark_gone(where)
+        if (unseen := _unseen_reply(result)) is not None:
+            # Never fed back as context: the person never saw it.
+            await self.engine.undelivered(unseen)
+        if result.broken and not result.messages:
+            await self._notice(msg, surface)  # say something rather than stay silent
+        return result
+
+    async def _unless_gone(
+        self, events: AsyncGenerator[ReplyEvent, None], where: tuple[str, str], arrived: float
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """The engine's events, stopped before the model is asked if the chat went away."""
+        async with aclosing(events):
+            async for event in events:
+                if isinstance(event, Accepted) and self._gone.get(where, -1.0) >= arrived:
+                    log.info("not answering a %s chat that refused the bot", where[0])
+                    return  # closing the engine's stream settles the turn as interrupted
+                yield event
+
+    def _mark_gone(self, where: tuple[str, str]) -> None:
+        now = self.clock()
+        if len(self._gone) > 1000:  # bounded: forget chats that refused long ago
+            self._gone = {k: v for k, v in self._gone.items() if now - v < GONE_FOR}
+        self._gone[where] = now
+
+    async def _notice(self, msg: IncomingMessage, surface: Surface[Any]) -> None:
+        lang = await self.engine.language(msg)
+        try:
+            await surface.send(Body(t("internal_error", lang)))
+        except Exception as exc:
+            log.warning("could not send the error notice: %s", exc)
+
+    async def drain(self) -> None:
+        """Let replies in flight finish for up to `grace` seconds, then cancel the rest.
+
+        Messages that arrive meanwhile are still answered: a platform may not send them
+        again. After the grace period nothing new is taken.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        if self._inflight:
+            log.info("waiting for %d replies in flight", len(self._inflight))
+        while self._inflight and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._inflight), timeout=left)
+        self.accepting = False
+        leftover = set(self._inflight)
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            log.warning(
+                "cancelled %d replies still running after %.0f s", len(leftover), self.grace
+            )
+            await asyncio.wait(leftover)
+
+
+def _unseen_reply(result: Delivery[Any]) -> TurnRef | None:
+    """The stored reply the platform never took in full, if this was one."""
+    done = result.done
+    if done is None or done.ref is None or done.ref.reply_id is None or result.delivered:
+        return None
+    return done.ref if done.outcome is Outcome.OK else None
+
+
+def _greeting(msg: IncomingMessage) -> IncomingMessage:
+    """A bare @mention in a group means "hello": answer it like /start."""
+    if msg.is_direct or msg.command or msg.text.strip() or msg.images or msg.unsupported:
+        return msg
+    return replace(msg, command=CommandCall("start"))

@@ -1,0 +1,98 @@
+"""The engine faked at its port (adapters.session.Conversations), for session and adapter tests."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from bot.commands import REGISTRY, Command
+from bot.i18n import normalize_lang
+from bot.types import (
+    Accepted,
+    ConversationKey,
+    Done,
+    Image,
+    IncomingMessage,
+    Outcome,
+    RemoteImage,
+    ReplyEvent,
+    TurnRef,
+)
+
+# A script answers one message: text (streamed in chunks, then Done ok) or exact events.
+Script = str | Sequence[ReplyEvent]
+
+
+class ScriptedEngine:
+    """Records every message it is handed and answers each from a script, in order per key.
+
+    Like the real engine: a message id seen before gets no events at all, a command gets
+    its text and Done without Accepted, and images still on the platform are fetched
+    after Accepted (`fetched` keeps them).
+    """
+
+    def __init__(
+        self,
+        reply: Script | Callable[[IncomingMessage], Script] = "ok",
+        *,
+        chunk: int = 16,
+        delay: float = 0.0,
+    ) -> None:
+        self.reply = reply
+        self.chunk = chunk
+        self.delay = delay
+        self.messages: list[IncomingMessage] = []
+        self.fetched: list[tuple[Image | None, ...]] = []
+        self.undelivered_refs: list[TurnRef] = []
+        self.gate: asyncio.Event | None = None  # when set by a test: wait for it mid-reply
+        self.chosen_lang: dict[ConversationKey, str] = {}
+        self._seen: set[tuple[ConversationKey, str]] = set()
+        self._ids = itertools.count(1)
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+
+    def commands(self) -> list[Command]:
+        return list(REGISTRY.values())
+
+    @asynccontextmanager
+    async def in_order(self, key: ConversationKey) -> AsyncIterator[None]:
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            yield
+
+    async def answer(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
+        if msg.message_id is not None:
+            if (msg.key, msg.message_id) in self._seen:
+                return
+            self._seen.add((msg.key, msg.message_id))
+        self.messages.append(msg)
+        ref = TurnRef(1, 1, next(self._ids))
+        script = self.reply(msg) if callable(self.reply) else self.reply
+        if not isinstance(script, str):
+            for event in script:
+                await self._pause()
+                yield event
+            return
+        if msg.command is None:
+            yield Accepted(ref)
+            self.fetched.append(tuple([await _fetch(i) for i in msg.images]))
+        for i in range(0, len(script), self.chunk):
+            await self._pause()
+            yield script[i : i + self.chunk]
+            if i == 0 and self.gate is not None:
+                await self.gate.wait()
+        yield Done(TurnRef(1, 1, ref.prompt_id, next(self._ids)), Outcome.OK)
+
+    async def undelivered(self, ref: TurnRef) -> None:
+        self.undelivered_refs.append(ref)
+
+    async def language(self, msg: IncomingMessage) -> str:
+        return self.chosen_lang.get(msg.key) or normalize_lang(msg.language) or "en"
+
+    async def _pause(self) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+
+
+async def _fetch(image: Image | RemoteImage) -> Image | None:
+    return image if isinstance(image, Image) else await image.fetch()
