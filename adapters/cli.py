@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.models import ModelError
-from config.settings import Settings, SettingsError, load_settings
-from storage.memory import StorageError
+from adapters import platforms
+from bot.ports import ModelError, StorageError
+from config.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,9 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="start one process per configured platform (the terminal chat if none is)",
     )
-    sub.add_parser("telegram", help="run the Telegram adapter (needs TELEGRAM_BOT_TOKEN)")
-    sub.add_parser("discord", help="run the Discord adapter (needs DISCORD_BOT_TOKEN)")
+    for name, platform in platforms.PLATFORMS.items():
+        sub.add_parser(name, help=f"run {platform.help} alone (needs {platform.token})")
     return parser
-
-
-def _require(settings: Settings, variable: str, value: object) -> None:
-    if not value:
-        raise SettingsError(f"{variable} is not set")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,27 +45,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from adapters import console
 
             return console.main(settings)
-        if command == "telegram":
-            _require(settings, "TELEGRAM_BOT_TOKEN", settings.telegram_bot_token)
-            from adapters import telegram_bot
-
-            return telegram_bot.main(settings)
-        if command == "discord":
-            _require(settings, "DISCORD_BOT_TOKEN", settings.discord_bot_token)
-            from adapters import discord_bot
-
-            return discord_bot.main(settings)
-        from adapters import supervisor
-
-        platforms = supervisor.configured_platforms(settings)
-        if not platforms:
+        if command in platforms.PLATFORMS:
+            token = platforms.PLATFORMS[command].token
+            if not settings.value_of(token):
+                raise SettingsError(f"{token} is not set")
+            return platforms.main(command, settings)
+        configured = platforms.configured(settings)
+        if not configured:
             from adapters import console
 
             return console.main(settings, say_how_to_connect=True)
-        return supervisor.main(platforms, args.env_file)
+        from adapters import supervisor
+
+        return supervisor.main(configured, args.env_file)
     except (SettingsError, ModelError, StorageError) as exc:
         print(f"tertulia: {exc}", file=sys.stderr)
-        return 2
+        return platforms.CONFIG_ERROR
 
 
 if __name__ == "__main__":

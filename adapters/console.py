@@ -9,13 +9,14 @@ import os
 import queue
 import sys
 import threading
-from contextlib import aclosing
 from typing import TextIO
 
+from adapters.delivery import Body, Delivery, Policy
 from adapters.runtime import open_runtime
-from bot.engine import Engine
+from adapters.session import Session
+from bot.commands import parse_command
 from bot.i18n import normalize_lang, t
-from bot.types import IncomingMessage
+from bot.types import ConversationKey, IncomingMessage
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,15 +70,63 @@ def locale_hint() -> str | None:
     return hint.split(".", 1)[0] if hint else None
 
 
-async def chat(engine: Engine, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+class ConsoleSurface:
+    """The terminal as a delivery surface: one endless page, each edit prints what is new."""
+
+    limit = 1 << 30  # a terminal scrolls: no pages
+    typing_every = 3600.0
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._shown = ""
+
+    def measure(self, text: str) -> int:
+        return len(text)
+
+    def render(self, page: str) -> Body:
+        return Body(page)
+
+    async def typing(self) -> None:
+        return None
+
+    async def send(self, body: Body) -> int:
+        self._write(body.text)
+        return 0
+
+    async def edit(self, message: int, body: Body) -> None:
+        self._write(body.text)
+
+    async def finish(self, delivered: Delivery[int]) -> None:
+        return None
+
+    @property
+    def wrote(self) -> bool:
+        return bool(self._shown)
+
+    def _write(self, text: str) -> None:
+        # The page only grows while a reply streams; print the new tail.
+        new = text[len(self._shown) :] if text.startswith(self._shown) else "\n" + text
+        self._out.write(new)
+        self._out.flush()
+        self._shown = text
+
+
+def console_message(line: str, user: str, hint: str | None) -> IncomingMessage:
+    """A typed line as the engine reads it: "/help" is a command, anything else a message."""
+    return IncomingMessage(
+        key=ConversationKey("console", user, "console"),
+        text=line,
+        display_name=user,
+        language=hint,
+        command=parse_command(line) if line.startswith("/") else None,
+    )
+
+
+async def chat(session: Session, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
     """Answer one message per input line until end of input."""
     interactive = stdin.isatty() and stdout.isatty()
     user = getpass.getuser()
     hint = locale_hint()
-    if interactive:
-        lang = normalize_lang(hint) or engine.default_lang
-        banner = t("console_banner", lang, backend=engine.model.backend, model=engine.model.model)
-        stdout.write(banner + "\n")
     reader = LineReader(stdin, "› " if interactive else None)
     while True:
         line = await reader.readline()
@@ -85,21 +134,9 @@ async def chat(engine: Engine, stdin: TextIO = sys.stdin, stdout: TextIO = sys.s
             if interactive:
                 stdout.write("\n")
             return
-        msg = IncomingMessage(
-            platform="console",
-            user_id=user,
-            chat_id="console",
-            text=line,
-            display_name=user,
-            language=hint,
-        )
-        wrote = False
-        async with aclosing(engine.reply(msg)) as pieces:
-            async for piece in pieces:
-                stdout.write(piece)
-                stdout.flush()
-                wrote = True
-        if wrote:
+        surface = ConsoleSurface(stdout)
+        await session.handle(console_message(line, user, hint), surface)
+        if surface.wrote:
             stdout.write("\n\n" if interactive else "\n")
             stdout.flush()
 
@@ -112,7 +149,12 @@ def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
             lang = normalize_lang(locale_hint()) or settings.default_lang
             print(t("how_to_connect", lang), file=sys.stderr)
         async with open_runtime(settings) as rt:
-            await chat(rt.engine)
+            if sys.stdin.isatty() and sys.stdout.isatty():
+                lang = normalize_lang(locale_hint()) or settings.default_lang
+                model = rt.model
+                print(t("console_banner", lang, backend=model.backend, model=model.model))
+            # Every piece is printed as it comes: a terminal has no edit rate limit.
+            await chat(Session(rt.engine, Policy(interval=0.0)))
 
     try:
         asyncio.run(run())

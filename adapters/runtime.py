@@ -1,17 +1,27 @@
-"""The composition root: settings -> storage -> model -> engine, opened and closed once."""
+"""The composition root: settings -> store -> model -> engine -> session, opened and closed once."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from adapters.delivery import Policy
+from adapters.platforms import CONFIG_ERROR
+from adapters.session import Session
+from bot import models
 from bot.engine import Engine
-from bot.models import ChatModel
+from bot.ports import ChatModel, MemoryStore
+from bot.types import Persona
 from config.personas import load_personas
 from config.settings import Settings
-from storage.memory import SqliteMemory
+from storage.sqlite import SqliteStore
+
+__all__ = ["CONFIG_ERROR", "Runtime", "open_runtime", "personas", "run_platform"]
 
 log = logging.getLogger(__name__)
 
@@ -21,72 +31,73 @@ class Runtime:
     """The long-lived parts one adapter process drives."""
 
     settings: Settings
-    memory: SqliteMemory
+    store: MemoryStore
     model: ChatModel
     engine: Engine
+    session: Session
+
+
+def personas() -> dict[str, Persona]:
+    """The shipped personas as the engine takes them."""
+    return {
+        name: Persona(
+            name, entry["prompt"], {"en": entry["description_en"], "es": entry["description_es"]}
+        )
+        for name, entry in load_personas().items()
+    }
 
 
 def build_model(settings: Settings) -> ChatModel:
-    """The configured backend; each SDK is imported only when its backend is chosen."""
-    backend = settings.chosen_backend()
-    if backend == "gemini":
-        from bot.models.gemini import GeminiModel
-
-        assert settings.gemini_api_key is not None  # checked by load_settings
-        return GeminiModel(
-            settings.gemini_api_key.get_secret_value(),
-            settings.gemini_model,
-            base_url=settings.gemini_base_url,
-            timeout=settings.model_timeout,
-            retries=settings.model_retries,
-            max_output_tokens=settings.max_output_tokens,
-        )
-    if backend == "openai":
-        from bot.models.openai_compat import OpenAIModel
-
-        key = settings.openai_api_key
-        return OpenAIModel(
-            key.get_secret_value() if key else None,
-            settings.openai_model,
-            base_url=settings.openai_base_url,
-            timeout=settings.model_timeout,
-            retries=settings.model_retries,
-            max_output_tokens=settings.max_output_tokens,
-        )
-    from bot.models.local import LocalModel
-
-    return LocalModel(
-        settings.local_model,
-        context=settings.local_context,
-        threads=settings.local_threads,
-        max_output_tokens=min(settings.max_output_tokens, settings.local_context // 2),
-    )
+    """The configured backend, looked up by name; only its SDK is imported."""
+    name = settings.chosen_backend()
+    return models.build(name, settings.backend_options(name))
 
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, model: ChatModel | None = None
+    settings: Settings, *, model: ChatModel | None = None, store: MemoryStore | None = None
 ) -> AsyncIterator[Runtime]:
-    """Open storage and the model at start-up and close both at shutdown."""
-    async with SqliteMemory(settings.db) as memory:
+    """Open the store and the model at start-up and close both at shutdown."""
+    store = store or SqliteStore(settings.db)
+    await store.open()
+    try:
         model = model or build_model(settings)
+        # Heavy start-up (the local GGUF) happens once, here, never per message.
+        await model.open()
         try:
-            # Backends with heavy start-up (the local GGUF) load once, here, not per message.
-            load = getattr(model, "load", None)
-            if load is not None:
-                await load()
             engine = Engine(
-                memory,
+                store,
                 model,
-                personas=load_personas(),
+                personas=personas(),
                 context_tokens=settings.context_tokens,
                 max_input_chars=settings.max_input_chars,
                 default_lang=settings.default_lang,
                 default_persona=settings.default_persona,
                 admins=settings.admin_ids(),
-                max_output_tokens=settings.max_output_tokens,
             )
+            policy = Policy(interval=settings.edit_interval, deadline=settings.delivery_deadline)
+            session = Session(engine, policy, grace=settings.drain_seconds)
             log.info("engine ready: %s %s, db %s", model.backend, model.model, settings.db)
-            yield Runtime(settings, memory, model, engine)
+            yield Runtime(settings, store, model, engine, session)
         finally:
-            await model.aclose()
+            await model.close()
+    finally:
+        await store.close()
+
+
+Serve = Callable[[Runtime, asyncio.Event], Awaitable[int]]
+
+
+def run_platform(settings: Settings, serve: Serve) -> int:
+    """A platform process: open the runtime, `serve` until SIGTERM or SIGINT, close it all."""
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        async with open_runtime(settings) as rt:
+            return await serve(rt, stop)
+
+    return asyncio.run(main())

@@ -11,14 +11,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from config.settings import Settings
+from adapters.platforms import CONFIG_ERROR
 
 log = logging.getLogger(__name__)
 
 # A child that ran this long before dying is considered healthy: its backoff starts over.
 STABLE_AFTER = 60.0
-# Exit code 2 is a start-up error (bad setting): restarting cannot fix it.
-CONFIG_ERROR = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +27,7 @@ class Backoff:
     cap: float = 60.0
 
     def delay(self, failures: int) -> float:
-        return min(self.cap, self.first * 2 ** max(failures - 1, 0))
-
-
-def configured_platforms(settings: Settings) -> list[str]:
-    """The platforms whose token is set, in start order."""
-    platforms = []
-    if settings.telegram_bot_token:
-        platforms.append("telegram")
-    if settings.discord_bot_token:
-        platforms.append("discord")
-    return platforms
+        return min(self.cap, self.first * 2.0 ** max(failures - 1, 0))
 
 
 def platform_commands(platforms: Sequence[str], env_file: str) -> dict[str, list[str]]:

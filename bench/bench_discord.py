@@ -24,7 +24,7 @@ from typing import Any
 from bench.common import (
     ANSWER,
     adapter_side,
-    answering_engine,
+    answering_runtime,
     fake_side,
     figures,
     print_figures,
@@ -88,13 +88,11 @@ async def run(channels: int, per_channel: int, interval: float) -> dict[str, Any
             DISCORD_API_BASE_URL=api,
             DISCORD_GATEWAY_URL=gateway,
             TERTULIA_EDIT_INTERVAL=interval,
+            TERTULIA_DB=Path(tmp) / "bench.db",
         )
-        async with (
-            answering_engine(Path(tmp) / "bench.db") as engine,
-            running_bot(engine, settings) as client,
-        ):
+        async with answering_runtime(settings) as rt, running_bot(rt.session, settings):
             latencies, wall, fake_cpu, cpu = await adapter_side(ours)
-            await client.drain(5)
+            await rt.session.drain()
     ours.send("stop")
     child.join(10)
     return {

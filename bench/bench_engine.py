@@ -13,11 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import InstantModel, percentile
+from adapters.runtime import personas
+from bench.common import percentile
 from bot.engine import Engine
-from bot.types import IncomingMessage
-from config.personas import load_personas
-from storage.memory import SqliteMemory
+from bot.types import ConversationKey, IncomingMessage
+from storage.sqlite import SqliteStore
+from tests.fakes.model import FakeModel
+
+REPLY = "Claro, aquí tienes una respuesta breve."
 
 USERS = 10_000
 
@@ -37,8 +40,8 @@ def populate(path: Path, messages: int, users: int) -> None:
         )
         text = "Una pregunta o respuesta típica de unas cuantas palabras, como esta misma."
         db.executemany(
-            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, status,"
-            " tokens, created_at) VALUES (?, ?, 'c', ?, ?, 'ok', 20, ?)",
+            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind, outcome,"
+            " tokens, created_at) VALUES (?, ?, 'c', ?, ?, 'chat', 'ok', 20, ?)",
             (
                 (
                     (n % users) + 1,
@@ -55,19 +58,18 @@ def populate(path: Path, messages: int, users: int) -> None:
 async def measure(stored: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
-        async with SqliteMemory(path):
+        async with SqliteStore(path):
             pass  # create the schema
         populate(path, stored, min(USERS, max(stored // 2, 1)))
-        async with SqliteMemory(path) as memory:
-            engine = Engine(memory, InstantModel(), personas=load_personas())
+        async with SqliteStore(path) as store:
+            # One chunk: the bench measures everything but the model.
+            engine = Engine(store, FakeModel(REPLY, chunk=len(REPLY)), personas=personas())
             users = min(USERS, max(stored // 2, 1))
             rng = random.Random(7)
             latencies: list[float] = []
             for i in range(rounds + 50):
                 msg = IncomingMessage(
-                    platform="bench",
-                    user_id=f"u{rng.randrange(users)}",
-                    chat_id="c",
+                    ConversationKey("bench", f"u{rng.randrange(users)}", "c"),
                     text=f"¿Qué es un embedding? pregunta {i}",
                     message_id=str(i),
                 )
@@ -79,9 +81,7 @@ async def measure(stored: int, rounds: int) -> dict[str, float]:
             cpu0, wall0 = time.process_time(), time.perf_counter()
             concurrent = [
                 IncomingMessage(
-                    platform="bench",
-                    user_id=f"u{i % users}",
-                    chat_id="c",
+                    ConversationKey("bench", f"u{i % users}", "c"),
                     text="hola",
                     message_id=f"c{i}",
                 )

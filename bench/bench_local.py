@@ -23,7 +23,7 @@ PROMPTS = (
 async def measure(rounds: int, max_tokens: int) -> None:
     model = LocalModel(max_output_tokens=max_tokens)
     started = time.perf_counter()
-    await model.load()
+    await model.open()
     load_s = time.perf_counter() - started
     ttft: list[float] = []
     rates: list[float] = []
@@ -43,7 +43,7 @@ async def measure(rounds: int, max_tokens: int) -> None:
             if end > first and tokens > 1:
                 rates.append((tokens - 1) / (end - first))
     finally:
-        await model.aclose()
+        await model.close()
     print(
         f"local model {model.model}: load {load_s:.2f} s; time to first token p50"
         f" {percentile(ttft, 50):.0f} ms, p99 {percentile(ttft, 99):.0f} ms;"

@@ -16,11 +16,11 @@ import tempfile
 import tracemalloc
 from pathlib import Path
 
-from bench.common import InstantModel
+from adapters.runtime import personas
 from bot.engine import Engine
-from bot.types import IncomingMessage
-from config.personas import load_personas
-from storage.memory import SqliteMemory
+from bot.types import ConversationKey, IncomingMessage
+from storage.sqlite import SqliteStore
+from tests.fakes.model import FakeModel
 
 
 def rss_anon_mib() -> float:
@@ -34,15 +34,14 @@ def rss_anon_mib() -> float:
 async def soak(blocks: int, per_block: int) -> None:
     tracemalloc.start()
     with tempfile.TemporaryDirectory() as tmp:
-        async with SqliteMemory(Path(tmp) / "soak.db") as memory:
-            engine = Engine(memory, InstantModel(), personas=load_personas())
+        async with SqliteStore(Path(tmp) / "soak.db") as store:
+            engine = Engine(store, FakeModel("Claro.", chunk=64), personas=personas())
             sem = asyncio.Semaphore(100)
 
             async def one(n: int) -> None:
                 # Every message from a new user in a new chat: per-user state must not pile up.
-                msg = IncomingMessage(
-                    platform="bench", user_id=f"u{n}", chat_id=f"c{n}", text="hola", message_id="1"
-                )
+                key = ConversationKey("bench", f"u{n}", f"c{n}")
+                msg = IncomingMessage(key, "hola", message_id="1")
                 async with sem:
                     async for _ in engine.reply(msg):
                         pass

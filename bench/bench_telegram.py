@@ -23,7 +23,7 @@ from typing import Any
 from bench.common import (
     ANSWER,
     adapter_side,
-    answering_engine,
+    answering_runtime,
     fake_side,
     figures,
     print_figures,
@@ -68,11 +68,11 @@ async def _fake_api(conn: Connection, chats: int, per_chat: int, expected: str) 
 
 
 async def run(chats: int, per_chat: int, interval: float) -> dict[str, Any]:
-    from adapters.telegram_bot import build_application, serve
-    from adapters.telegram_stream import render
+    from adapters.telegram import app as telegram
+    from adapters.telegram.render import render
     from config.settings import Settings
 
-    expected = render(ANSWER).text
+    expected = render(ANSWER)[0]
     ours, child = spawn(fake_api_process, chats, per_chat, expected)
     loop = asyncio.get_running_loop()
     root, token = await loop.run_in_executor(None, ours.recv)
@@ -82,14 +82,14 @@ async def run(chats: int, per_chat: int, interval: float) -> dict[str, Any]:
             TELEGRAM_BOT_TOKEN=token,
             TELEGRAM_API_BASE_URL=root,
             TERTULIA_EDIT_INTERVAL=interval,
+            TERTULIA_DB=Path(tmp) / "bench.db",
         )
-        async with answering_engine(Path(tmp) / "bench.db") as engine:
-            stop = asyncio.Event()
-            app = build_application(settings, engine)
-            task = asyncio.create_task(serve(app, settings, stop))
-            # serve() has no "ready" signal; polling a flag is fine outside the timed part.
-            while not (app.updater and app.updater.running):  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        async with answering_runtime(settings) as rt:
+            stop, ready = asyncio.Event(), asyncio.Event()
+            task = asyncio.create_task(
+                telegram.serve(settings, rt.session, rt.engine.commands(), stop, ready=ready)
+            )
+            await ready.wait()
             latencies, wall, fake_cpu, cpu = await adapter_side(ours)
             stop.set()
             await task

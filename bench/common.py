@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: percentiles, an instant model, the adapter benches' harness."""
+"""Helpers shared by the benchmarks: percentiles and the adapter benches' harness."""
 
 from __future__ import annotations
 
@@ -6,39 +6,15 @@ import asyncio
 import multiprocessing as mp
 import statistics
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.models import rough_tokens
-from bot.types import Turn
-
 if TYPE_CHECKING:
-    from bot.engine import Engine
-
-
-class InstantModel:
-    """Answers at once, so a benchmark measures everything but the model."""
-
-    backend = "instant"
-    model = "instant"
-    accepts_images = True
-    context_tokens = 8192
-
-    def __init__(self, reply: str = "Claro, aquí tienes una respuesta breve.") -> None:
-        self.reply = reply
-
-    def estimate_tokens(self, text: str) -> int:
-        return rough_tokens(text)
-
-    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
-        yield self.reply
-
-    async def aclose(self) -> None:
-        pass
+    from adapters.runtime import Runtime
+    from config.settings import Settings
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -58,15 +34,13 @@ ANSWER = (
 
 
 @asynccontextmanager
-async def answering_engine(db: Path) -> AsyncIterator[Engine]:
-    """An engine on a new SQLite file at `db` whose model streams ANSWER in 16-char chunks."""
-    from bot.engine import Engine
-    from config.personas import load_personas
-    from storage.memory import SqliteMemory
+async def answering_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """The adapter's runtime (settings.db) with a model that streams ANSWER in 16-char chunks."""
+    from adapters.runtime import open_runtime
     from tests.fakes.model import FakeModel
 
-    async with SqliteMemory(db) as memory:
-        yield Engine(memory, FakeModel(ANSWER, chunk=16), personas=load_personas())
+    async with open_runtime(settings, model=FakeModel(ANSWER, chunk=16)) as rt:
+        yield rt
 
 
 def spawn(target: Callable[..., None], *args: Any) -> tuple[Connection, BaseProcess]:

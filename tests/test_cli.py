@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,9 @@ from tests.processes import clean_env
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120):
+def run_cli(
+    args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", *args],
         input=stdin,
@@ -28,8 +31,8 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str = "", timeout: floa
     )
 
 
-async def test_piped_chat_answers_each_line_and_remembers(tmp_path):
-    def reply(messages):
+async def test_piped_chat_answers_each_line_and_remembers(tmp_path: Path) -> None:
+    def reply(messages: list[dict[str, Any]]) -> str:
         users = [m["content"] for m in messages if m["role"] == "user"]
         return f"echo {len(users)}: {users[-1]}"
 
@@ -53,7 +56,7 @@ async def test_piped_chat_answers_each_line_and_remembers(tmp_path):
     assert (tmp_path / "t.db").exists()
 
 
-def test_piped_chat_on_the_bundled_local_model(tmp_path):
+def test_piped_chat_on_the_bundled_local_model(tmp_path: Path) -> None:
     done = run_cli(
         ["chat"],
         {"TERTULIA_DB": str(tmp_path / "t.db"), "TERTULIA_MAX_OUTPUT_TOKENS": "16"},
@@ -63,7 +66,7 @@ def test_piped_chat_on_the_bundled_local_model(tmp_path):
     assert done.stdout.strip(), "the local model produced no text"
 
 
-def test_run_without_platforms_opens_the_chat_and_says_how_to_connect(tmp_path):
+def test_run_without_platforms_opens_the_chat_and_says_how_to_connect(tmp_path: Path) -> None:
     done = run_cli(
         ["run"],
         {"TERTULIA_DB": str(tmp_path / "t.db"), "TERTULIA_BACKEND": "local"},
@@ -82,20 +85,20 @@ def test_run_without_platforms_opens_the_chat_and_says_how_to_connect(tmp_path):
         ({"TERTULIA_LOCAL_MODEL": "/no/such.gguf"}, "TERTULIA_LOCAL_MODEL"),
     ],
 )
-def test_bad_settings_exit_2_with_one_line(env, variable):
+def test_bad_settings_exit_2_with_one_line(env: dict[str, str], variable: str) -> None:
     done = run_cli(["chat"], env)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and variable in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_a_directory_as_database_exits_2_naming_the_setting(tmp_path):
+def test_a_directory_as_database_exits_2_naming_the_setting(tmp_path: Path) -> None:
     done = run_cli(["chat"], {"TERTULIA_DB": str(tmp_path)}, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "TERTULIA_DB" in done.stderr and done.stderr.count("\n") == 1
 
 
-def test_a_file_that_is_not_a_database_exits_2_naming_the_setting(tmp_path):
+def test_a_file_that_is_not_a_database_exits_2_naming_the_setting(tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_bytes(b"this is not sqlite" * 100)
     done = run_cli(["chat"], {"TERTULIA_DB": str(bad)}, timeout=60)
@@ -106,18 +109,18 @@ def test_a_file_that_is_not_a_database_exits_2_naming_the_setting(tmp_path):
 @pytest.mark.parametrize(
     ("command", "variable"), [("telegram", "TELEGRAM_BOT_TOKEN"), ("discord", "DISCORD_BOT_TOKEN")]
 )
-def test_platform_without_token_exits_2(command, variable):
+def test_platform_without_token_exits_2(command: str, variable: str) -> None:
     done = run_cli([command], {})
     assert done.returncode == 2 and variable in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("args", [["--help"], ["chat", "--help"], ["run", "--help"]])
-def test_help_everywhere(args):
+def test_help_everywhere(args: list[str]) -> None:
     done = run_cli(args, {})
     assert done.returncode == 0 and "usage: tertulia" in done.stdout
 
 
-def test_ctrl_c_at_the_terminal_prompt_exits_cleanly(tmp_path):
+def test_ctrl_c_at_the_terminal_prompt_exits_cleanly(tmp_path: Path) -> None:
     import pty
     import select
     import signal

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from config.settings import SettingsError, load_settings
@@ -9,7 +11,7 @@ from tests.processes import OWN_PREFIXES
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
@@ -17,13 +19,13 @@ def clean_env(monkeypatch):
             monkeypatch.delenv(name)
 
 
-def test_defaults_pick_the_local_model(tmp_path):
+def test_defaults_pick_the_local_model(tmp_path: Path) -> None:
     settings = load_settings(tmp_path / "missing.env")
     assert settings.chosen_backend() == "local"
     assert str(settings.db) == "data/tertulia.db"
 
 
-def test_backend_is_chosen_from_keys(monkeypatch, tmp_path):
+def test_backend_is_chosen_from_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
     assert load_settings(None).chosen_backend() == "openai"
     monkeypatch.setenv("GEMINI_API_KEY", "k")
@@ -32,7 +34,7 @@ def test_backend_is_chosen_from_keys(monkeypatch, tmp_path):
     assert load_settings(None).chosen_backend() == "local"
 
 
-def test_dotenv_file_is_read_and_blank_lines_mean_unset(tmp_path):
+def test_dotenv_file_is_read_and_blank_lines_mean_unset(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("TERTULIA_CONTEXT_TOKENS=\nTERTULIA_LANG=es\nTERTULIA_DB=/tmp/x.db\n")
     settings = load_settings(env)
@@ -50,36 +52,38 @@ def test_dotenv_file_is_read_and_blank_lines_mean_unset(tmp_path):
         ("TELEGRAM_WEBHOOK_SECRET", "has spaces and ümlauts"),
     ],
 )
-def test_a_bad_value_names_its_variable(monkeypatch, name, value):
+def test_a_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=f"^{name}"):
         load_settings(None)
 
 
-def test_gemini_backend_without_key_is_an_error(monkeypatch):
+def test_gemini_backend_without_key_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERTULIA_BACKEND", "gemini")
     with pytest.raises(SettingsError, match="GEMINI_API_KEY"):
         load_settings(None)
 
 
-def test_missing_gguf_is_an_error(monkeypatch, tmp_path):
+def test_missing_gguf_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TERTULIA_LOCAL_MODEL", str(tmp_path / "nope.gguf"))
     with pytest.raises(SettingsError, match="TERTULIA_LOCAL_MODEL"):
         load_settings(None)
 
 
-def test_unknown_default_persona_is_an_error(monkeypatch):
+def test_unknown_default_persona_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERTULIA_PERSONA", "pirate")
     with pytest.raises(SettingsError, match="TERTULIA_PERSONA"):
         load_settings(None)
 
 
-def test_secrets_are_not_shown_in_repr(monkeypatch):
+def test_secrets_are_not_shown_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEMINI_API_KEY", "super-secret-key")
     assert "super-secret-key" not in repr(load_settings(None))
 
 
-def test_an_unreadable_env_file_is_one_clear_error(tmp_path):
+def test_an_unreadable_env_file_is_one_clear_error(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_bytes(b"TERTULIA_LANG=\xff\xfe\n")
     with pytest.raises(SettingsError, match="cannot read the settings file"):

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "adapters", "storage", "config")
-SDKS = ("google.genai", "openai", "llama_cpp", "discord", "telegram")
+PROJECT = (*PACKAGES, "tests", "bench")
+# Which module, or which package, is the only importer of each SDK.
+SDK_OWNERS = {
+    "google.genai": "bot/models/gemini.py",
+    "openai": "bot/models/openai_compat.py",
+    "llama_cpp": "bot/models/local.py",
+    "telegram": "adapters/telegram/",
+    "discord": "adapters/discord/",
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -22,10 +31,10 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def _modules() -> dict[str, set[str]]:
+def _modules(packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
     return {
-        str(p.relative_to(ROOT)): _imports(p)
-        for pkg in PACKAGES
+        p.relative_to(ROOT).as_posix(): _imports(p)
+        for pkg in packages
         for p in sorted((ROOT / pkg).rglob("*.py"))
     }
 
@@ -34,29 +43,59 @@ def _hits(imports: set[str], prefix: str) -> bool:
     return any(name == prefix or name.startswith(prefix + ".") for name in imports)
 
 
-def test_layers_import_only_what_they_may():
-    forbidden = {
-        "bot/": ("adapters", "discord", "telegram"),
-        "storage/": ("adapters", "bot"),
-        "config/": ("adapters", "bot", "storage"),
-    }
+def _top(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def test_bot_imports_only_the_standard_library_and_itself() -> None:
+    backends = set(SDK_OWNERS.values())
     problems = [
         f"{module} imports {name}"
-        for module, imports in _modules().items()
-        for layer, names in forbidden.items()
-        if module.startswith(layer)
-        for name in names
-        if _hits(imports, name)
+        for module, imports in _modules(("bot",)).items()
+        if module not in backends  # a backend module also imports its own SDK
+        for name in imports
+        if _top(name) not in sys.stdlib_module_names and _top(name) != "bot"
     ]
     assert problems == []
 
 
-def test_each_sdk_is_imported_by_one_module_only():
+def test_storage_and_config_import_only_what_they_may() -> None:
+    allowed = {"storage/": ("bot.types", "bot.ports"), "config/": ()}
+    problems = [
+        f"{module} imports {name}"
+        for module, imports in _modules().items()
+        for layer, ok in allowed.items()
+        if module.startswith(layer)
+        for name in imports
+        if _top(name) in PROJECT
+        and not name.startswith(layer.rstrip("/"))
+        and not any(name == o or name.startswith(o + ".") for o in ok)
+    ]
+    assert problems == []
+
+
+def test_each_sdk_is_imported_by_its_owner_only() -> None:
     modules = _modules()
-    owners = {sdk: [m for m, imports in modules.items() if _hits(imports, sdk)] for sdk in SDKS}
-    assert {sdk: len(found) for sdk, found in owners.items() if len(found) > 1} == {}
+    importers = {
+        sdk: sorted(m for m, imports in modules.items() if _hits(imports, sdk))
+        for sdk in SDK_OWNERS
+    }
+    owned = {
+        sdk: owner.endswith("/") and all(m.startswith(owner) for m in found) or found == [owner]
+        for (sdk, owner), found in zip(SDK_OWNERS.items(), importers.values(), strict=True)
+    }
+    # Empty lists fail too: an owner that stopped importing its SDK means the map is stale.
+    assert all(importers.values()), importers
+    assert all(owned.values()), importers
 
 
-def test_the_rule_checker_sees_imports():
-    # Guards the checker itself: it must find the SDKs where they are used.
+def test_tests_and_benches_import_in_one_direction_only() -> None:
+    back = [m for m, imports in _modules(("tests",)).items() if _hits(imports, "bench")]
+    assert back == []
+
+
+def test_the_rule_checker_sees_imports() -> None:
+    # Guards the checker itself: it must find what a module really imports.
     assert _hits(_imports(ROOT / "adapters" / "runtime.py"), "bot.engine")
+    assert _hits(_imports(ROOT / "bot" / "models" / "gemini.py"), "google.genai")
+    assert not _hits({"telegramify_markdown"}, "telegram")

@@ -13,12 +13,12 @@ from pathlib import Path
 from adapters.supervisor import Backoff, Supervisor
 
 
-def test_backoff_grows_and_is_capped():
+def test_backoff_grows_and_is_capped() -> None:
     b = Backoff(first=1, cap=10)
     assert [b.delay(n) for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 10, 10]
 
 
-async def test_a_dying_child_is_restarted_and_a_healthy_one_is_left_alone(tmp_path: Path):
+async def test_a_dying_child_is_restarted_and_a_healthy_one_is_left_alone(tmp_path: Path) -> None:
     dies = [sys.executable, "-c", "import sys; sys.exit(3)"]
     lives = [sys.executable, "-c", "import time; time.sleep(60)"]
     sup = Supervisor({"dies": dies, "lives": lives}, backoff=Backoff(first=0.05, cap=0.1))
@@ -33,7 +33,7 @@ async def test_a_dying_child_is_restarted_and_a_healthy_one_is_left_alone(tmp_pa
     assert sup.starts["lives"] == 1
 
 
-async def test_a_configuration_error_stops_everything_with_code_2():
+async def test_a_configuration_error_stops_everything_with_code_2() -> None:
     bad = [sys.executable, "-c", "import sys; sys.exit(2)"]
     lives = [sys.executable, "-c", "import time; time.sleep(60)"]
     sup = Supervisor({"bad": bad, "lives": lives}, backoff=Backoff(first=0.05))
@@ -41,7 +41,7 @@ async def test_a_configuration_error_stops_everything_with_code_2():
     assert sup.starts["bad"] == 1
 
 
-def test_sigterm_stops_the_supervisor_and_its_children(tmp_path: Path):
+def test_sigterm_stops_the_supervisor_and_its_children(tmp_path: Path) -> None:
     marker = tmp_path / "child.pid"
     script = tmp_path / "sup.py"
     script.write_text(

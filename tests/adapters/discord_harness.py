@@ -1,9 +1,10 @@
-"""Runs the real Discord adapter in-process against the fake Discord, for the adapter tests."""
+"""Runs the real Discord adapter in-process against the fake Discord, the engine faked at its port."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,13 @@ from typing import Any
 import discord
 import yarl
 
-from adapters.discord_bot import TertuliaDiscord, redirect
-from bot.engine import Engine
-from bot.types import Turn
+from adapters.delivery import Policy
+from adapters.discord.app import client, redirect
+from adapters.discord.client import TertuliaDiscord
+from adapters.session import Conversations, Session
+from bot.commands import REGISTRY
 from config.settings import Settings
-from tests.fakes.discord_api import TOKEN, FakeDiscord
-from tests.fakes.model import FakeModel
+from tests.fakes.discord_api import TOKEN, FakeDiscord, FakeInteraction, FakeMessage
 
 
 def discord_settings(fake: FakeDiscord, tmp_path: Path, **extra: Any) -> Settings:
@@ -31,36 +33,68 @@ def discord_settings(fake: FakeDiscord, tmp_path: Path, **extra: Any) -> Setting
     return Settings(_env_file=None, **env)  # type: ignore[call-arg]
 
 
+def session_for(engine: Conversations, settings: Settings, deadline: float = 5.0) -> Session:
+    return Session(engine, Policy(interval=settings.edit_interval, deadline=deadline), grace=2.0)
+
+
 @asynccontextmanager
-async def running_bot(engine: Engine, settings: Settings) -> AsyncIterator[TertuliaDiscord]:
+async def running_bot(
+    session: Session, settings: Settings, **options: Any
+) -> AsyncIterator[TertuliaDiscord]:
     """The adapter connected where `settings` say, and ready; closed (discord.py restored) on exit."""
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     redirect(settings)
-    client = TertuliaDiscord(engine, settings, guild_ready_timeout=0.01, reidentify_delay=0.01)
+    bot = client(
+        settings,
+        session,
+        list(REGISTRY.values()),
+        guild_ready_timeout=0.01,
+        reidentify_delay=0.01,
+        **options,
+    )
     try:
-        async with client:
-            task = asyncio.create_task(client.start(TOKEN))
+        async with bot:
+            task = asyncio.create_task(bot.start(TOKEN))
             try:
-                await asyncio.wait_for(client.wait_until_ready(), 5)
-                yield client
+                await asyncio.wait_for(bot.wait_until_ready(), 5)
+                yield bot
             finally:
-                await client.close()
+                await bot.close()
                 await task
     finally:
         discord.http.Route.BASE = saved[0]
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(str(saved[1]))
 
 
-class GatedModel(FakeModel):
-    """Yields `first`, then waits for `gate` before yielding `rest`: a stream caught mid-way."""
+@asynccontextmanager
+async def adapter(
+    engine: Conversations, fake: FakeDiscord, tmp_path: Path, **env: Any
+) -> AsyncIterator[TertuliaDiscord]:
+    """running_bot() for `engine` with the test settings (and `env` on top of them)."""
+    settings = discord_settings(fake, tmp_path, **env)
+    async with running_bot(session_for(engine, settings), settings) as bot:
+        yield bot
 
-    def __init__(self, first: str, rest: str) -> None:
-        super().__init__(first + rest)
-        self.first, self.rest = first, rest
-        self.gate = asyncio.Event()
 
-    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncIterator[str]:
-        self.calls.append((system, list(turns)))
-        yield self.first
-        await self.gate.wait()
-        yield self.rest
+def reply_to(fake: FakeDiscord, message_id: int) -> Callable[[], FakeMessage | None]:
+    """The bot's message quoting `message_id`, once there is one."""
+    return lambda: next((m for m in fake.bot_messages() if m.reply_to == message_id), None)
+
+
+def answered(fake: FakeDiscord, inter: FakeInteraction) -> Callable[[], FakeMessage | None]:
+    """The interaction's original response once the bot has edited it past "thinking"."""
+
+    def check() -> FakeMessage | None:
+        msg = fake.messages.get(inter.original_id or 0)
+        return msg if msg is not None and len(msg.history) > 1 else None
+
+    return check
+
+
+async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Poll `predicate` for what the fake cannot see (the session's own state)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.01)

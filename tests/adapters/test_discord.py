@@ -1,18 +1,30 @@
-"""The Discord adapter end to end: real discord.py against the fake Discord, scripted model."""
+"""The Discord adapter: real discord.py against the fake Discord, the engine faked at its port.
+
+These tests assert what the engine was handed and what Discord got; what the engine
+answers (commands, memory, refusals) is tested in tests/engine/.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
-from bot.i18n import media_name, t
-from bot.types import IncomingMessage, Turn
-from tests.adapters.discord_harness import GatedModel, discord_settings, running_bot
-from tests.fakes.discord_api import FakeDiscord, FakeInteraction, FakeMessage
-from tests.fakes.model import FakeModel
+from bot.commands import REGISTRY
+from bot.types import CommandCall, ConversationKey, Image, IncomingMessage, MediaKind, RemoteImage
+from tests.adapters.discord_harness import (
+    adapter,
+    answered,
+    discord_settings,
+    reply_to,
+    running_bot,
+    session_for,
+    until,
+)
+from tests.fakes.discord_api import FakeDiscord, FakeMessage, utf16_units
+from tests.fakes.engine import ScriptedEngine
 
 CHANNEL = 901
 
@@ -23,123 +35,174 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield server
 
 
-def user_texts(turns: Sequence[Turn]) -> str:
-    return " | ".join(turn.text for turn in turns if turn.role == "user")
+def key(user: int, chat: int) -> ConversationKey:
+    return ConversationKey("discord", str(user), str(chat))
 
 
-def answered(fake: FakeDiscord, inter: FakeInteraction) -> Callable[[], FakeMessage | None]:
-    """The interaction's original response once the bot has edited it past "thinking"."""
-
-    def check() -> FakeMessage | None:
-        msg = fake.messages.get(inter.original_id or 0)
-        return msg if msg is not None and len(msg.history) > 1 else None
-
-    return check
+def echo(msg: IncomingMessage) -> str:
+    """A script naming what the engine was handed: a command's name, or the text."""
+    return f"re: /{msg.command.name}" if msg.command else f"re: {msg.text}"
 
 
-def reply_to(fake: FakeDiscord, message_id: int) -> Callable[[], FakeMessage | None]:
-    return lambda: next((m for m in fake.bot_messages() if m.reply_to == message_id), None)
+# -- messages ------------------------------------------------------------------------
 
 
 async def test_dm_is_answered_with_streamed_edits_ending_in_full_text(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = GatedModel("Hello", ", this arrives later.")
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+    engine = ScriptedEngine("Hello, this arrives later.", chunk=5)
+    engine.gate = asyncio.Event()
+    async with adapter(engine, fake, tmp_path):
         mid = await fake.dm(7, "hi bot")
         first = await fake.wait_for(reply_to(fake, mid))
-        assert first.content == "Hello"  # shown before the model finished
-        assert fake.typing.get(first.channel_id, 0) >= 1
-        model.gate.set()
+        assert first.content == "Hello"  # shown before the engine finished
+        await fake.wait_for(lambda: fake.typing.get(first.channel_id))  # shown meanwhile
+        engine.gate.set()
         await fake.wait_for(lambda: first.content == "Hello, this arrives later.")
     assert first.history[0] == "Hello"
-    assert first.history[-1] == "Hello, this arrives later."
     assert len(fake.bot_messages()) == 1
-    assert user_texts(model.calls[0][1]) == "hi bot"
+    assert engine.messages == [
+        IncomingMessage(
+            key=key(7, 5007),
+            text="hi bot",
+            display_name="user7",
+            message_id=str(mid),
+            is_direct=True,
+        )
+    ]
 
 
 async def test_guild_message_needs_a_mention_or_a_reply_to_the_bot(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = FakeModel(user_texts)
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path):
         await fake.guild_message(8, CHANNEL, "just chatting with friends")
+        friend = await fake.guild_message(9, CHANNEL, "me too")
+        await fake.guild_message(8, CHANNEL, "yes you", reply_to=friend)  # not to the bot
         mid = await fake.guild_message(8, CHANNEL, "<@1001> hello there", mention=True)
         answer = await fake.wait_for(reply_to(fake, mid))
-        await fake.wait_for(lambda: answer.content == "hello there")
-        assert len(model.calls) == 1  # the unmentioned message never reached the engine
-
         follow = await fake.guild_message(8, CHANNEL, "and another thing", reply_to=answer.id)
         second = await fake.wait_for(reply_to(fake, follow))
-        await fake.wait_for(lambda: second.content.endswith("and another thing"))
-    assert second.content == "hello there | and another thing"
+        await fake.wait_for(lambda: second.content == "re: and another thing")
+    assert [(m.key, m.text, m.is_direct) for m in engine.messages] == [
+        (key(8, CHANNEL), "hello there", False),  # the mention is not part of the text
+        (key(8, CHANNEL), "and another thing", False),
+    ]
     assert len(fake.bot_messages(CHANNEL)) == 2
 
 
-async def test_a_bare_mention_gets_a_greeting(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+async def test_a_bare_mention_reaches_the_engine_as_start(
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = FakeModel(user_texts)
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path):
         mid = await fake.guild_message(8, CHANNEL, "<@1001>", mention=True)
         answer = await fake.wait_for(reply_to(fake, mid))
-        await fake.wait_for(lambda: "/help" in answer.content)
-    assert answer.content.startswith("Hi ")
-    assert model.calls == []  # a greeting, not a question for the model
+        await fake.wait_for(lambda: answer.content == "re: /start")
+    [msg] = engine.messages
+    assert (msg.command, msg.text, msg.is_direct) == (CommandCall("start"), "", False)
 
 
-async def test_two_users_in_one_channel_have_separate_conversations(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+async def test_two_users_in_one_channel_are_two_conversations_answered_side_by_side(
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = FakeModel(user_texts)
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
-        for user, text in ((1, "I am Ana"), (2, "I am Bob")):
-            mid = await fake.guild_message(user, CHANNEL, f"<@1001> {text}", mention=True)
-            await fake.wait_for(reply_to(fake, mid))
-        mid = await fake.guild_message(1, CHANNEL, "<@!1001> who am I?", mention=True)
-        answer = await fake.wait_for(reply_to(fake, mid))
-        await fake.wait_for(lambda: answer.content.endswith("who am I?"))
-    assert answer.content == "I am Ana | who am I?"
+    engine = ScriptedEngine("first words, then the rest", chunk=11)
+    engine.gate = asyncio.Event()
+    async with adapter(engine, fake, tmp_path):
+        ana = await fake.guild_message(1, CHANNEL, "<@1001> I am Ana", mention=True)
+        await fake.wait_for(reply_to(fake, ana))
+        # Ana's reply is still streaming: Bob is not kept waiting behind her.
+        bob = await fake.guild_message(2, CHANNEL, "<@!1001> I am Bob", mention=True)
+        await fake.wait_for(reply_to(fake, bob))
+        engine.gate.set()
+        done = "first words, then the rest"
+        await fake.wait_for(lambda: all(m.content == done for m in fake.bot_messages()))
+    assert [m.key for m in engine.messages] == [key(1, CHANNEL), key(2, CHANNEL)]
+
+
+async def test_a_typed_command_is_handed_over_structured(fake: FakeDiscord, tmp_path: Path) -> None:
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path):
+        mid = await fake.dm(10, "/lang es")
+        await fake.wait_for(reply_to(fake, mid))
+    [msg] = engine.messages
+    assert (msg.command, msg.text) == (CommandCall("lang", "es"), "/lang es")
+
+
+# -- slash commands ------------------------------------------------------------------
 
 
 async def test_each_slash_command_is_answered_through_the_interaction(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    engine = make_engine(FakeModel("the model's answer"))
-    async with running_bot(engine, discord_settings(fake, tmp_path)):
-        for command in engine.commands():
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path):
+        for command in REGISTRY.values():
             inter = await fake.slash(command.name, user_id=50)
             answer = await fake.wait_for(answered(fake, inter))
-            assert inter.callback_type == 5  # deferred, then the original edited
+            assert inter.callback_type == 5, command.name  # deferred, then the original edited
             assert inter.ephemeral == command.private, command.name
-            assert answer.content.strip(), command.name
-        assert command.name == "stats"
-        assert answer.content == t("admin_only", "en", name="stats")
+            assert answer.content == f"re: /{command.name}"
+            msg = engine.messages[-1]
+            assert msg.command == CommandCall(command.name), command.name
+            assert (msg.text, msg.key, msg.is_direct) == ("", key(50, CHANNEL), False)
+            assert (msg.message_id, msg.language) == (f"interaction:{inter.id}", "en-US")
+    assert len(engine.messages) == len(REGISTRY)
 
-        ask = await fake.slash("ask", {"prompt": "what is 2+2?"}, user_id=51)
-        assert (await fake.wait_for(answered(fake, ask))).content == "the model's answer"
-        assert not ask.ephemeral
 
-        lang = await fake.slash("lang", {"language": "es"}, user_id=52)
-        assert (await fake.wait_for(answered(fake, lang))).content == t("lang_set", "es")
-        user = IncomingMessage("discord", "52", str(CHANNEL), "")
-        assert await engine.language(user) == "es"
+@pytest.mark.parametrize(
+    ("name", "options", "call"),
+    [
+        ("lang", {"language": "es"}, CommandCall("lang", "es")),
+        ("persona", {"name": "pirate"}, CommandCall("persona", "pirate")),
+        ("forget", {"confirm": "confirm"}, CommandCall("forget", "confirm")),
+    ],
+)
+async def test_slash_options_arrive_as_the_command_s_arguments(
+    fake: FakeDiscord, tmp_path: Path, name: str, options: dict[str, str], call: CommandCall
+) -> None:
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path):
+        inter = await fake.slash(name, options, user_id=51, channel_id=5051, locale="es-ES")
+        await fake.wait_for(answered(fake, inter))
+    [msg] = engine.messages
+    assert (msg.command, msg.text) == (call, "")
+    assert (msg.key, msg.is_direct, msg.language) == (key(51, 5051), True, "es-ES")
 
-        # The user's client language picks the answer's language.
-        help_es = await fake.slash("help", user_id=53, locale="es-ES")
-        answer = await fake.wait_for(answered(fake, help_es))
-        assert answer.content.startswith(t("help_header", "es"))
+
+async def test_ask_with_a_slash_prompt_is_text_not_a_command(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path):
+        ask = await fake.slash("ask", {"prompt": "/forget confirm"}, user_id=52)
+        answer = await fake.wait_for(answered(fake, ask))
+        await fake.wait_for(lambda: answer.content == "re: /forget confirm")
+    [msg] = engine.messages
+    assert (msg.command, msg.text) == (None, "/forget confirm")
+    assert not ask.ephemeral
+
+
+async def test_a_slash_command_with_nothing_to_say_leaves_no_thinking(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    engine = ScriptedEngine([])  # e.g. a repeat: no events at all
+    async with adapter(engine, fake, tmp_path):
+        inter = await fake.slash("help", user_id=53)
+        await fake.wait_for(lambda: inter.original_id and inter.original_id not in fake.messages)
+    assert inter.callback_type == 5
+    assert fake.bot_messages() == []
 
 
 async def test_command_tree_sync_sends_every_command_with_spanish(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    engine = make_engine()
-    async with running_bot(engine, discord_settings(fake, tmp_path)):
+    async with adapter(ScriptedEngine(), fake, tmp_path):
         pass
     payload = {c["name"]: c for c in fake.commands[f"/applications/{fake.app_id}/commands"]}
-    assert set(payload) == {c.name for c in engine.commands()} | {"ask"}
-    for command in engine.commands():
+    assert set(payload) == set(REGISTRY) | {"ask"}
+    for command in REGISTRY.values():
         sent = payload[command.name]
         assert sent["description"] == command.description["en"]
         spanish = command.description["es"]
@@ -155,15 +218,16 @@ async def test_command_tree_sync_sends_every_command_with_spanish(
     assert payload["ask"]["description_localizations"]["es-419"]
 
 
-async def test_sync_goes_to_the_dev_guild_when_set(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
-) -> None:
+async def test_sync_goes_to_the_dev_guild_when_set(fake: FakeDiscord, tmp_path: Path) -> None:
     settings = discord_settings(fake, tmp_path, DISCORD_DEV_GUILD=fake.guild_id)
-    async with running_bot(make_engine(), settings):
+    async with running_bot(session_for(ScriptedEngine(), settings), settings):
         pass
     guild_path = f"/applications/{fake.app_id}/guilds/{fake.guild_id}/commands"
     assert list(fake.commands) == [guild_path]
-    assert len(fake.commands[guild_path]) == len(make_engine().commands()) + 1
+    assert len(fake.commands[guild_path]) == len(REGISTRY) + 1
+
+
+# -- pages ---------------------------------------------------------------------------
 
 
 def _long_answer() -> str:
@@ -178,11 +242,11 @@ def _long_answer() -> str:
 
 
 async def test_long_answer_with_code_is_split_into_valid_messages(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
     answer = _long_answer()
-    model = FakeModel(answer, chunk=97)
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+    engine = ScriptedEngine(answer, chunk=97)
+    async with adapter(engine, fake, tmp_path):
         mid = await fake.dm(9, "show me the code")
 
         def delivered() -> list[FakeMessage]:
@@ -193,6 +257,7 @@ async def test_long_answer_with_code_is_split_into_valid_messages(
         pages = await fake.wait_for(delivered)
     assert len(pages) >= 3
     assert pages[0].reply_to == mid
+    assert all(p.reply_to is None for p in pages[1:])  # only the first page quotes
     for page in pages:
         assert 0 < len(page.content) <= 2000
         assert page.content.count("```") % 2 == 0, page.content
@@ -222,91 +287,71 @@ def assert_pages_spell(pages: list[str], answer: str) -> None:
     assert not answer[pos:].strip(), "the end of the answer is missing"
 
 
-async def test_dropped_gateway_resumes_and_answers_what_was_missed(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+async def test_pages_are_measured_in_utf16_units_as_discord_counts(
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = FakeModel(user_texts)
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+    answer = "😀 " * 1000 + "end"  # 2003 characters, 3003 UTF-16 units
+    async with adapter(ScriptedEngine(answer, chunk=200), fake, tmp_path):
+        await fake.dm(18, "emoji please")
+        pages = await fake.wait_for(
+            lambda: (
+                [p.content for p in fake.bot_messages()]
+                if fake.bot_messages() and fake.bot_messages()[-1].content.endswith("end")
+                else None
+            )
+        )
+    assert len(pages) == 2
+    assert all(utf16_units(p) <= 2000 for p in pages)
+    assert " ".join(pages).split() == answer.split()
+
+
+async def test_a_deleted_reply_is_posted_again_with_the_full_text(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    full = "First part, and then the rest of it."
+    engine = ScriptedEngine(full, chunk=10)
+    engine.gate = asyncio.Event()
+    async with adapter(engine, fake, tmp_path):
+        mid = await fake.dm(17, "hi")
+        first = await fake.wait_for(reply_to(fake, mid))
+        del fake.messages[first.id]  # a moderator removed it mid-stream: edits get 404
+        engine.gate.set()
+        again = await fake.wait_for(
+            lambda: next((m for m in fake.bot_messages() if m.content == full), None)
+        )
+    assert fake.calls_to("PATCH", rf"/channels/5017/messages/{first.id}")  # it was tried
+    assert [m.id for m in fake.bot_messages()] == [again.id]
+
+
+# -- the gateway ---------------------------------------------------------------------
+
+
+async def test_dropped_gateway_resumes_and_answers_what_was_missed(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path):
         await fake.drop_connection()
         # Sent while the bot is away: Discord replays it after RESUME.
         missed = await fake.dm(11, "are you there?")
         await fake.wait_for(lambda: fake.resumes == 1)
         first = await fake.wait_for(reply_to(fake, missed))
         after = await fake.dm(11, "still there?")
-        second = await fake.wait_for(reply_to(fake, after))
-        await fake.wait_for(lambda: second.content == "are you there? | still there?")
-        # Discord may deliver an event twice: the engine's idempotency key drops it.
+        await fake.wait_for(reply_to(fake, after))
+        # Discord may deliver an event twice: it carries the same idempotency key.
         await fake.dm(11, "are you there?", message_id=missed)
         third = await fake.dm(11, "last one")
         await fake.wait_for(reply_to(fake, third))
     assert fake.identifies == 1  # resumed, not a fresh session
-    assert first.content == "are you there?"
+    assert first.content == "re: are you there?"
+    assert [m.message_id for m in engine.messages] == [str(missed), str(after), str(third)]
     assert len(fake.bot_messages()) == 3
 
 
-async def test_image_attachment_reaches_the_model(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
-) -> None:
-    model = FakeModel("a cat")
-    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
-        image = fake.attachment(png, "cat.png", "image/png")
-        mid = await fake.dm(12, "what is this?", attachments=(image,))
-        await fake.wait_for(reply_to(fake, mid))
-    turn = model.calls[0][1][-1]
-    assert turn.text == "what is this?"
-    assert [(i.data, i.mime_type) for i in turn.images] == [(png, "image/png")]
-
-
-async def test_other_files_get_a_localised_answer_without_the_model(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
-) -> None:
-    model = FakeModel("never")
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
-        pdf = fake.attachment(b"%PDF-1.4", "doc.pdf", "application/pdf")
-        mid = await fake.dm(13, "", attachments=(pdf,))
-        answer = await fake.wait_for(reply_to(fake, mid))
-    assert media_name("file", "en") in answer.content
-    assert model.calls == []
-
-
-async def test_empty_and_oversize_messages(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
-) -> None:
-    model = FakeModel("fine")
-    engine = make_engine(model, max_input_chars=3000)
-    async with running_bot(engine, discord_settings(fake, tmp_path)):
-        empty = await fake.dm(14, "   ")
-        big = await fake.dm(14, "x" * 5000)
-        answer = await fake.wait_for(reply_to(fake, big))
-        ok = await fake.dm(14, "normal")
-        await fake.wait_for(reply_to(fake, ok))
-    assert answer.content == t("too_long", "en", length=5000, limit=3000)
-    assert reply_to(fake, empty)() is None
-    assert fake.typing.get(5014, 0) == 2  # not even "typing…" for the empty message
-    assert len(model.calls) == 1
-
-
-async def test_a_broken_attachment_is_answered_not_fatal(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
-) -> None:
-    model = FakeModel(user_texts)
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
-        gone = fake.attachment(b"", "gone.png", "image/png")
-        fake.attachments.clear()  # the CDN answers 404
-        mid = await fake.dm(15, "look", attachments=(gone,))
-        answer = await fake.wait_for(reply_to(fake, mid))
-        after = await fake.dm(15, "still alive?")
-        second = await fake.wait_for(reply_to(fake, after))
-        await fake.wait_for(lambda: second.content.endswith("still alive?"))
-    assert answer.content == t("image_unreadable", "en")  # not "a file"
-    assert model.calls and all(not turn.images for turn in model.calls[0][1])
-
-
 async def test_an_expired_session_reconnects_with_a_fresh_identify(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    async with running_bot(make_engine(FakeModel("back")), discord_settings(fake, tmp_path)):
+    async with adapter(ScriptedEngine("back"), fake, tmp_path):
         fake.session_id = "expired"  # the RESUME will be refused with op 9
         await fake.drop_connection()
         await fake.wait_for(lambda: fake.identifies == 2)
@@ -314,3 +359,60 @@ async def test_an_expired_session_reconnects_with_a_fresh_identify(
         answer = await fake.wait_for(reply_to(fake, mid))
         await fake.wait_for(lambda: answer.content == "back")
     assert fake.resumes == 0
+
+
+# -- attachments ---------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10
+
+
+async def test_an_image_attachment_is_fetched_in_line(fake: FakeDiscord, tmp_path: Path) -> None:
+    engine = ScriptedEngine("a cat")
+    async with adapter(engine, fake, tmp_path):
+        image = fake.attachment(PNG, "cat.png", "image/png")
+        pdf = fake.attachment(b"%PDF-1.4", "doc.pdf", "application/pdf")
+        mid = await fake.dm(12, "what is this?", attachments=(image, pdf))
+        await fake.wait_for(reply_to(fake, mid))
+    [msg] = engine.messages
+    assert msg.text == "what is this?"
+    assert len(msg.images) == 1 and isinstance(msg.images[0], RemoteImage)
+    assert msg.unsupported is None  # the image is what the model reads; the pdf is ignored
+    assert engine.fetched == [(Image(PNG, "image/png"),)]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "kind"),
+    [
+        ("doc.pdf", "application/pdf", MediaKind.FILE),
+        ("clip.mp4", "video/mp4", MediaKind.VIDEO),
+        ("song.mp3", "audio/mpeg", MediaKind.AUDIO),
+        ("dance.gif", "image/gif", MediaKind.ANIMATION),
+    ],
+)
+async def test_other_files_reach_the_engine_as_their_unsupported_kind(
+    fake: FakeDiscord, tmp_path: Path, filename: str, content_type: str, kind: MediaKind
+) -> None:
+    engine = ScriptedEngine("about that file")
+    async with adapter(engine, fake, tmp_path):
+        attachment = fake.attachment(b"data", filename, content_type)
+        mid = await fake.dm(13, "", attachments=(attachment,))
+        answer = await fake.wait_for(reply_to(fake, mid))
+    [msg] = engine.messages
+    assert (msg.unsupported, msg.images, msg.text) == (kind, (), "")
+    assert answer.content == "about that file"
+
+
+async def test_a_broken_attachment_download_gives_the_engine_none(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    engine = ScriptedEngine(echo)
+    async with adapter(engine, fake, tmp_path) as bot:
+        gone = fake.attachment(b"", "gone.png", "image/png")
+        fake.attachments.clear()  # the CDN answers 404
+        mid = await fake.dm(15, "look", attachments=(gone,))
+        await fake.wait_for(reply_to(fake, mid))
+        after = await fake.dm(15, "still alive?")
+        second = await fake.wait_for(reply_to(fake, after))
+        await fake.wait_for(lambda: second.content == "re: still alive?")
+        await until(lambda: bot.session.busy == 0)
+    assert engine.fetched == [(None,), ()]

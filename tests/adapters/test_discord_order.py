@@ -1,22 +1,24 @@
-"""The Discord adapter keeps each user's messages in order and never answers with silence."""
+"""The Discord adapter keeps each person's messages in order, never answers with silence,
+and gets the final text through whatever Discord pushes back with."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import asyncio
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine, Replier
+from adapters.discord.surface import TYPING_EVERY
 from bot.i18n import t
-from bot.types import IncomingMessage
-from config.personas import load_personas
-from storage.memory import SqliteMemory
-from tests.adapters.discord_harness import GatedModel, discord_settings, running_bot
-from tests.adapters.test_discord import answered, reply_to, user_texts
+from bot.types import Image, IncomingMessage
+from tests.adapters.discord_harness import adapter, answered, reply_to, until
 from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.model import FakeModel
+from tests.fakes.engine import ScriptedEngine
+
+CHANNEL = 901
+DEADLINE = 5.0  # the delivery deadline the harness gives each reply
 
 
 @pytest.fixture
@@ -25,78 +27,149 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield server
 
 
-async def test_image_then_quick_text_reach_the_model_in_the_order_sent(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+async def test_image_then_quick_text_reach_the_engine_in_the_order_sent(
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = FakeModel(user_texts)
     png = b"\x89PNG\r\n\x1a\n" + bytes(64)
     fake.attachment_delay = 0.3  # the text arrives while the image is still downloading
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+    engine = ScriptedEngine(lambda msg: f"{msg.text} after {len(engine.fetched)} downloads")
+    async with adapter(engine, fake, tmp_path):
         image = fake.attachment(png, "cat.png", "image/png")
         first = await fake.dm(20, "what is this?", attachments=(image,))
         second = await fake.dm(20, "and is it cute?")
-        await fake.wait_for(reply_to(fake, first))
-        answer = await fake.wait_for(reply_to(fake, second))
-        await fake.wait_for(lambda: answer.content.endswith("cute?"))
-    first_turn = model.calls[0][1][-1]
-    assert first_turn.text == "what is this?"
-    assert [i.data for i in first_turn.images] == [png]
-    assert answer.content == "what is this? | and is it cute?"
+        one = await fake.wait_for(reply_to(fake, first))
+        two = await fake.wait_for(reply_to(fake, second))
+    assert [m.text for m in engine.messages] == ["what is this?", "and is it cute?"]
+    assert engine.fetched[0] == (Image(png, "image/png"),)
+    # The text waited for the image's download and answer: its turn came second.
+    assert two.content == "and is it cute? after 1 downloads"
+    assert one.id < two.id
 
 
 async def test_slash_waits_its_turn_but_is_acknowledged_at_once(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = GatedModel("Thinking", " done.")
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
+    engine = ScriptedEngine("Thinking done.", chunk=8)
+    engine.gate = asyncio.Event()
+    async with adapter(engine, fake, tmp_path):
         mid = await fake.dm(21, "a long question")
         first = await fake.wait_for(reply_to(fake, mid))
         ask = await fake.slash("ask", {"prompt": "a follow-up"}, user_id=21, channel_id=5021)
         # Deferred while the first reply still streams: Discord's 3 s are not spent waiting.
         await fake.wait_for(lambda: ask.callback_type == 5)
-        assert len(model.calls) == 1
-        model.gate.set()
+        assert len(engine.messages) == 1
+        engine.gate.set()
         await fake.wait_for(lambda: first.content == "Thinking done.")
         second = await fake.wait_for(answered(fake, ask))
         await fake.wait_for(lambda: second.content == "Thinking done.")
-    assert [user_texts(turns).split(" | ")[-1] for _, turns in model.calls] == [
-        "a long question",
-        "a follow-up",
-    ]
+    assert [m.text for m in engine.messages] == ["a long question", "a follow-up"]
+    assert engine.messages[0].key == engine.messages[1].key
 
 
-async def test_ask_with_a_slash_prompt_is_a_question_not_a_command(
-    fake: FakeDiscord, make_engine: Callable[..., Engine], tmp_path: Path
+def broken(msg: IncomingMessage) -> str:
+    raise RuntimeError("a bug")
+
+
+async def test_a_reply_that_breaks_is_answered_with_the_localised_notice(
+    fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    model = FakeModel(user_texts)
-    async with running_bot(make_engine(model), discord_settings(fake, tmp_path)):
-        ask = await fake.slash("ask", {"prompt": "/forget confirm"}, user_id=22)
-        answer = await fake.wait_for(answered(fake, ask))
-    assert answer.content == "/forget confirm"  # the model's echo, not /forget's answer
-    assert not ask.ephemeral
-    assert len(model.calls) == 1
-
-
-class BrokenEngine(Engine):
-    """An engine whose reply stream raises before any text: a bug the adapter must survive."""
-
-    @asynccontextmanager
-    async def in_order(self, msg: IncomingMessage) -> AsyncIterator[Replier]:
-        async def broken(msg: IncomingMessage) -> AsyncGenerator[str, None]:
-            raise RuntimeError("a bug")
-            yield ""  # pragma: no cover
-
-        yield broken
-
-
-async def test_a_reply_that_raises_is_answered_with_a_localised_error(
-    fake: FakeDiscord, memory: SqliteMemory, tmp_path: Path
-) -> None:
-    engine = BrokenEngine(memory, FakeModel(), personas=load_personas())
-    async with running_bot(engine, discord_settings(fake, tmp_path)):
+    engine = ScriptedEngine(broken)
+    async with adapter(engine, fake, tmp_path):
         mid = await fake.dm(23, "hello?")
         answer = await fake.wait_for(reply_to(fake, mid))
         ask = await fake.slash("ask", {"prompt": "hola"}, user_id=24, locale="es-ES")
         spanish = await fake.wait_for(answered(fake, ask))
     assert answer.content == t("internal_error", "en")
     assert spanish.content == t("internal_error", "es")  # not "thinking…" deleted
+
+
+@pytest.mark.parametrize("via", [False, True], ids=["no-via", "via"])
+async def test_a_final_edit_refused_by_a_long_rate_limit_is_still_delivered(
+    fake: FakeDiscord, tmp_path: Path, via: bool
+) -> None:
+    text = "Hello, this is the whole answer."
+    # Five refusals in a row. Without a Via header discord.py raises each at once; with
+    # one it waits out all five itself, then raises: delivery waits and tries again.
+    limited = fake.fail(
+        "PATCH",
+        r"/channels/\d+/messages/\d+",
+        429,
+        times=5,
+        retry_after=0.3,
+        via=via,
+        when=lambda body: body.get("content") == text,
+    )
+    engine = ScriptedEngine(text, chunk=5)
+    async with adapter(engine, fake, tmp_path) as bot:
+        started = time.monotonic()
+        mid = await fake.dm(30, "hi")
+        answer = await fake.wait_for(reply_to(fake, mid))
+        await fake.wait_for(lambda: answer.content == text, timeout=DEADLINE)
+        elapsed = time.monotonic() - started
+        await until(lambda: bot.session.busy == 0)
+    assert limited.hits == 5
+    assert elapsed < DEADLINE
+    assert answer.history == ["Hello", text]
+    assert engine.undelivered_refs == []
+
+
+async def test_typing_is_one_trigger_never_cancelled_and_never_stalls_the_channel(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    fake.typing_hold = 0.5  # Discord is slow to acknowledge "typing"; the text is not
+    engine = ScriptedEngine("right away")
+    async with adapter(engine, fake, tmp_path):
+        mid = await fake.dm(31, "first")
+        await fake.wait_for(lambda: fake.typing_requests and reply_to(fake, mid)())
+        # The reply did not wait for "typing": that request is still open.
+        assert [r.finished for r in fake.typing_requests] == [None]
+        # The next message in the channel, while that request is still open.
+        started = time.monotonic()
+        after = await fake.dm(31, "second")
+        await fake.wait_for(reply_to(fake, after), timeout=2)
+        waited = time.monotonic() - started
+        # The second reply's trigger, if any, waits in discord.py's bucket behind the first.
+        await fake.wait_for(lambda: fake.typing_requests[0].finished, timeout=2)
+        await asyncio.sleep(0.2)
+        await fake.wait_for(lambda: all(r.finished for r in fake.typing_requests), timeout=2)
+    assert waited < 2  # not discord.py's 30 s fallback for a bucket left empty
+    assert all(r.completed for r in fake.typing_requests)  # none aborted by the client
+    assert 1 <= fake.typing[5031] <= 2  # at most one trigger per reply: each shows ~10 s
+    assert TYPING_EVERY == 8.0
+
+
+async def test_a_channel_that_refuses_the_bot_gets_no_retries_and_no_calls_for_what_waited(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    # 50013 Missing Permissions, until the bot is given the permission back.
+    refused = fake.fail(
+        "POST",
+        rf"/channels/{CHANNEL}/messages",
+        403,
+        code=50013,
+        message="Missing Permissions",
+        times=None,
+    )
+    # Blank first: nothing is posted until the gate opens, so the next messages queue up.
+    engine = ScriptedEngine(" " * 16 + "an answer nobody sees")
+    engine.gate = asyncio.Event()
+    async with adapter(engine, fake, tmp_path) as bot:
+        await fake.guild_message(8, CHANNEL, "<@1001> one", mention=True)
+        await fake.wait_for(lambda: fake.typing.get(CHANNEL))
+        for text in ("two", "three"):
+            await fake.guild_message(8, CHANNEL, f"<@1001> {text}", mention=True)
+        await until(lambda: bot.session.busy == 3)
+        calls = len(fake.calls)
+        engine.gate.set()
+        await until(lambda: bot.session.busy == 0)
+        to_channel = [c for c in fake.calls[calls:] if c[1].startswith(f"/channels/{CHANNEL}/")]
+
+        fake.failures.clear()  # allowed again; a new message brings the channel back
+        back = await fake.guild_message(8, CHANNEL, "<@1001> four", mention=True)
+        await fake.wait_for(reply_to(fake, back))
+        await fake.wait_for(lambda: fake.typing[CHANNEL] == 2)  # "one" and "four" only
+    assert refused.hits == 1  # no retries
+    assert [c[:2] for c in to_channel] == [("POST", f"/channels/{CHANNEL}/messages")]
+    # "two" and "three" were handed over but closed before the model was asked.
+    assert [m.text for m in engine.messages] == ["one", "two", "three", "four"]
+    assert len(engine.fetched) == 2

@@ -66,12 +66,12 @@ async def test_run_supervises_both_platforms_on_one_database(tmp_path: Path) -> 
     assert "locked" not in log and "Traceback" not in log, log
     with sqlite3.connect(db) as raw:
         rows = raw.execute(
-            "SELECT u.platform, m.role, m.status, count(*) FROM messages m"
-            " JOIN users u ON u.id = m.user_id GROUP BY 1, 2, 3 ORDER BY 1, 2"
+            "SELECT u.platform, m.role, m.kind, m.outcome, count(*) FROM messages m"
+            " JOIN users u ON u.id = m.user_id GROUP BY 1, 2, 3, 4 ORDER BY 1, 2"
         ).fetchall()
     assert rows == [
-        ("discord", "assistant", "ok", PER_PLATFORM),
-        ("discord", "user", "ok", PER_PLATFORM),
-        ("telegram", "assistant", "ok", PER_PLATFORM),
-        ("telegram", "user", "ok", PER_PLATFORM),
+        ("discord", "assistant", "chat", "ok", PER_PLATFORM),
+        ("discord", "user", "chat", "ok", PER_PLATFORM),
+        ("telegram", "assistant", "chat", "ok", PER_PLATFORM),
+        ("telegram", "user", "chat", "ok", PER_PLATFORM),
     ]

@@ -1,10 +1,26 @@
-"""Who a group message is for, on plain values: `addressed` and `strip_mention`."""
+"""Telegram decisions on plain values: who is addressed, media kinds, keys, menus, webhook."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
-from adapters.telegram_convert import Entity, addressed, strip_mention
+from adapters.telegram.convert import (
+    Entity,
+    addressed,
+    admin_chats,
+    chat_key,
+    media_kind,
+    menus,
+    seconds,
+    strip_mention,
+    webhook_options,
+)
+from bot.commands import REGISTRY
+from bot.types import MediaKind
+from config.settings import Settings
 
 BOT_ID, OTHER = 777000, 42
 NAME = "tertulia_bot"
@@ -63,3 +79,55 @@ def test_addressed(
 )
 def test_strip_mention(text: str, expected: str) -> None:
     assert strip_mention(text, NAME) == expected
+
+
+@pytest.mark.parametrize(
+    ("carried", "readable", "expected"),
+    [
+        (set(), True, None),  # text, a caption or a photo
+        ({"sticker"}, False, MediaKind.STICKER),
+        ({"animation", "document"}, False, MediaKind.ANIMATION),  # a GIF carries a document too
+        ({"venue", "location"}, False, MediaKind.LOCATION),
+        ({"document"}, True, MediaKind.DOCUMENT),  # a captioned PDF is still a PDF
+        (set(), False, MediaKind.MESSAGE),  # something new: say so, never go silent
+    ],
+)
+def test_media_kind(carried: set[str], readable: bool, expected: MediaKind | None) -> None:
+    assert media_kind(carried, readable) is expected
+
+
+def test_chat_keys_separate_forum_topics() -> None:
+    assert chat_key(-100123, None) == "-100123"
+    assert chat_key(-100123, 7) == "-100123:topic7"
+
+
+def test_admin_chats_are_the_telegram_admins_only() -> None:
+    admins = ["telegram:42", "discord:42", "telegram:-5", "telegram:nope"]
+    assert sorted(admin_chats(admins)) == [-5, 42]
+
+
+def test_menus_are_english_by_default_and_spanish_by_code() -> None:
+    commands = list(REGISTRY.values())
+    public = dict(menus(commands, admin=False))
+    admin = dict(menus(commands, admin=True))
+    assert set(public) == {None, "es"}
+    assert [name for name, _ in public[None]] == [c.name for c in commands if not c.admin_only]
+    assert [name for name, _ in admin["es"]] == [c.name for c in commands]
+
+
+def test_retry_after_in_seconds_either_way() -> None:
+    assert seconds(timedelta(seconds=3)) == 3.0 and seconds(7) == 7.0
+
+
+def settings(**env: Any) -> Settings:
+    return Settings(_env_file=None, **env)  # type: ignore[call-arg]
+
+
+def test_webhook_options_with_and_without_a_secret() -> None:
+    url = "https://bot.example/tg/hook"
+    options = webhook_options(settings(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="s3cret"))
+    assert (options["url_path"], options["webhook_url"]) == ("tg/hook", url)
+    assert options["secret_token"] == "s3cret"
+    assert options["allowed_updates"] == ["message"]
+    made_up = webhook_options(settings(TELEGRAM_WEBHOOK_URL=url))
+    assert len(made_up["secret_token"]) >= 32  # never a webhook anyone can post to

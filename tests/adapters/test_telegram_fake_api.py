@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from telegram import Bot, MessageEntity
-from telegram.error import BadRequest, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from tests.fakes.telegram_api import FakeTelegramAPI
 
@@ -68,18 +68,22 @@ async def test_get_updates_long_polls_and_honours_offset(bot: Bot, api: FakeTele
     assert not waiting.done()  # held open until an update arrives
     api.push_text(5, 5, "/start hi", language_code="es")
     [update] = await waiting
-    assert update.message.text == "/start hi"
-    assert update.message.entities[0].type == "bot_command"
-    assert update.message.from_user.language_code == "es"
+    message = update.message
+    assert message is not None and message.from_user is not None
+    assert message.text == "/start hi"
+    assert message.entities[0].type == "bot_command"
+    assert message.from_user.language_code == "es"
     assert await bot.get_updates(offset=update.update_id + 1, timeout=0) == ()
 
 
 async def test_photo_files_download(bot: Bot, api: FakeTelegramAPI) -> None:
     api.push_photo(5, 5, b"JPEG-BYTES", caption="look @tertulia_bot")
     [update] = await bot.get_updates(timeout=1)
-    file = await update.message.photo[-1].get_file()
+    message = update.message
+    assert message is not None
+    file = await message.photo[-1].get_file()
     assert bytes(await file.download_as_bytearray()) == b"JPEG-BYTES"
-    assert update.message.caption_entities[0].type == "mention"
+    assert message.caption_entities[0].type == "mention"
 
 
 async def test_set_my_commands_recorded_per_language(bot: Bot, api: FakeTelegramAPI) -> None:
@@ -96,3 +100,32 @@ async def test_bad_markdown_v2_is_refused(bot: Bot, api: FakeTelegramAPI) -> Non
         await bot.send_message(1, "Done.", parse_mode="MarkdownV2")
     await bot.send_message(1, "*bold* Done\\.", parse_mode="MarkdownV2")
     assert api.texts(1) == ["*bold* Done\\."]
+
+
+async def test_an_outage_answers_502_pages_for_a_while(bot: Bot, api: FakeTelegramAPI) -> None:
+    api.fail_for("sendMessage", 0.3)
+    with pytest.raises(NetworkError, match="Bad Gateway") as info:
+        await bot.send_message(1, "a")
+    assert not isinstance(info.value, BadRequest)
+    await bot.get_me()  # other methods still answer
+    await asyncio.sleep(0.35)
+    await bot.send_message(1, "b")
+    assert api.texts(1) == ["b"] and api.errors[0][:2] == ("sendMessage", 502)
+
+
+async def test_forbidden_and_calls_per_chat(bot: Bot, api: FakeTelegramAPI) -> None:
+    api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user", times=2)
+    for chat in (1, 2):
+        with pytest.raises(Forbidden):
+            await bot.send_message(chat, "x")
+    assert [p["chat_id"] for p in api.calls_of("sendMessage", 2)] == [2]
+
+
+async def test_held_calls_wait_until_released(bot: Bot, api: FakeTelegramAPI) -> None:
+    gate = api.hold("sendMessage")
+    sending = asyncio.create_task(bot.send_message(1, "later"))
+    await api.wait_for(lambda: api.calls_of("sendMessage"))
+    await asyncio.sleep(0.05)
+    assert not sending.done() and api.texts(1) == []  # recorded, not answered
+    gate.set()
+    assert (await sending).text == "later"

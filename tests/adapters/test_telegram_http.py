@@ -13,8 +13,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 from yarl import URL
 
-from adapters.telegram_bot import AiohttpRequest
-from adapters.telegram_http import HttpSession
+from adapters.telegram.http import AiohttpRequest, HttpSession, timeouts
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 TOKEN = "123456:SECRET-token"
@@ -27,7 +26,7 @@ async def echo() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
 
     async def handle(request: web.Request) -> web.Response:
         if request.path.endswith("/slow"):
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.3)  # past the client's 0.1 s; the fixture waits it out
             return web.json_response({"ok": True, "result": True})
         form: dict[str, str] = {}
         async for part in await request.multipart():
@@ -100,3 +99,10 @@ def test_the_proxy_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         "http://proxy.example:3128"
     )
     assert http._proxy(URL("http://127.0.0.1:8081/botT/getMe")) is None
+
+
+def test_timeouts_not_given_are_ours_and_none_means_no_limit() -> None:
+    unset = object()
+    assert timeouts((unset,) * 4, upload=False, unset=unset) == (5.0, 5.0, 5.0, 1.0)
+    assert timeouts((unset,) * 4, upload=True, unset=unset) == (5.0, 20.0, 5.0, 1.0)
+    assert timeouts((30, None, unset, unset), upload=False, unset=unset) == (30, None, 5.0, 1.0)

@@ -12,9 +12,25 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.discord_rest import TOKEN, DiscordState, FakeInteraction, FakeMessage
+from tests.fakes.discord_rest import (
+    TOKEN,
+    DiscordState,
+    Failure,
+    FakeInteraction,
+    FakeMessage,
+    TypingRequest,
+    utf16_units,
+)
 
-__all__ = ["TOKEN", "FakeDiscord", "FakeInteraction", "FakeMessage"]
+__all__ = [
+    "TOKEN",
+    "Failure",
+    "FakeDiscord",
+    "FakeInteraction",
+    "FakeMessage",
+    "TypingRequest",
+    "utf16_units",
+]
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,11 +51,69 @@ class FakeInteraction:
     followups: list[int] = field(default_factory=list)
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
+@dataclass(slots=True)
+class Failure:
+    """A scripted refusal: requests matching it get this error instead of an answer.
+
+    A 429 carries `retry_after` in its JSON body and its `Retry-After` header; discord.py
+    waits and retries a 429 itself only when it also has a `Via` header (`via=True`).
+    """
+
+    method: str
+    pattern: str  # a regex on the path after /api/v10
+    status: int
+    code: int = 0
+    message: str = ""
+    times: int | None = 1  # None: until removed from `failures`
+    retry_after: float = 1.0
+    via: bool = False
+    when: Callable[[Any], bool] | None = None  # a predicate on the JSON body
+    hits: int = 0
+
+    def matches(self, method: str, path: str, body: Any) -> bool:
+        return (
+            method == self.method
+            and re.fullmatch(self.pattern, path) is not None
+            and (self.when is None or self.when(body))
+        )
+
+    def response(self) -> web.Response:
+        if self.status != 429:
+            return _error(self.status, self.code, self.message or f"{self.status}: refused")
+        body = {
+            "message": self.message or "You are being rate limited.",
+            "retry_after": self.retry_after,
+            "global": False,
+            "code": self.code,
+        }
+        headers = {"Retry-After": f"{self.retry_after:g}"}
+        if self.via:
+            headers["Via"] = "1.1 google"
+        return _json(body, 429, headers)
+
+
+@dataclass(slots=True)
+class TypingRequest:
+    """One POST /channels/{id}/typing; `completed` is False when the client hung up on it."""
+
+    channel_id: int
+    started: float
+    finished: float | None = None
+    completed: bool | None = None
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py compares the header exactly: aiohttp's json_response adds a charset.
     return web.Response(
-        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
+
+
+def utf16_units(text: str) -> int:
+    """Discord's length of a message: UTF-16 code units, as the bot counts them."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
@@ -77,6 +136,9 @@ class DiscordState:
         # Called with each bot message whenever its content is set (benchmarks hook in here).
         self.on_content: Callable[[FakeMessage], None] | None = None
         self.typing: dict[int, int] = {}
+        self.typing_requests: list[TypingRequest] = []
+        self.typing_hold = 0.0  # seconds each typing request is held open before its 204
+        self.failures: list[Failure] = []  # checked in order before any route
         self.commands: dict[str, list[dict[str, Any]]] = {}  # PUT path -> payload
         self.attachments: dict[str, bytes] = {}
         self.attachment_delay = 0.0  # seconds the CDN takes to serve a file
@@ -101,6 +163,25 @@ class DiscordState:
 
     def snowflake(self) -> int:
         return next(self._ids)
+
+    def fail(self, method: str, pattern: str, status: int, **kw: Any) -> Failure:
+        """Answer requests matching `method` and `pattern` with an error (see Failure)."""
+        failure = Failure(method, pattern, status, **kw)
+        self.failures.append(failure)
+        return failure
+
+    def _failure(self, method: str, path: str, body: Any) -> web.Response | None:
+        for failure in self.failures:
+            if failure.matches(method, path, body):
+                failure.hits += 1
+                if failure.times is not None and failure.hits >= failure.times:
+                    self.failures.remove(failure)
+                return failure.response()
+        return None
+
+    def calls_to(self, method: str, pattern: str) -> list[Any]:
+        """The JSON bodies of the recorded calls matching `method` and the path `pattern`."""
+        return [b for m, p, b in self.calls if m == method and re.fullmatch(pattern, p)]
 
     async def _touch(self) -> None:
         async with self._changed:
@@ -182,9 +263,12 @@ class DiscordState:
             self.calls.append((request.method, path, body))
         if request.headers.get("Authorization", "") not in (f"Bot {TOKEN}", ""):
             return _error(401, 0, "401: Unauthorized")
+        if failed := self._failure(request.method, path, body):
+            await self._touch()
+            return failed
         for method, pattern, handler in self._routes():
             if request.method == method and (match := re.fullmatch(pattern, path)):
-                response = await handler(request, body or {}, *match.groups())
+                response: web.StreamResponse = await handler(request, body or {}, *match.groups())
                 await self._touch()
                 return response
         log.warning("fake discord: unhandled %s %s", request.method, path)
@@ -226,12 +310,23 @@ class DiscordState:
 
     async def _typing(self, request: web.Request, body: Any, channel: str) -> web.Response:
         self.typing[int(channel)] = self.typing.get(int(channel), 0) + 1
+        call = TypingRequest(int(channel), time.monotonic())
+        self.typing_requests.append(call)
+        try:
+            if self.typing_hold:
+                await self._touch()
+                await asyncio.sleep(self.typing_hold)
+        finally:
+            call.finished = time.monotonic()
+            # A client that cancelled its request closed the connection meanwhile.
+            transport = request.transport
+            call.completed = transport is not None and not transport.is_closing()
         return web.Response(status=204)
 
     def _check_content(self, content: Any) -> web.Response | None:
         if not isinstance(content, str) or not content.strip():
             return _error(400, 50006, "Cannot send an empty message")
-        if len(content) > MAX_CONTENT:
+        if utf16_units(content) > MAX_CONTENT:
             return _json(
                 {
                     "code": 50035,

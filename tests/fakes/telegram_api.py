@@ -51,6 +51,8 @@ class FakeTelegramAPI(TelegramState):
     Tests push updates (`push_text`, `push_photo`, `push_media`, `push_message`) that the
     bot receives through `getUpdates` (or a webhook POST), and inspect `messages`,
     `calls` and `commands`. `wait_for(predicate)` waits for a condition instead of sleeping.
+    Trouble is scripted with `fail_next` (the next calls), `fail_for` (an outage of some
+    seconds) and `hold` (calls kept waiting until the test lets them through).
     """
 
     def __init__(
@@ -122,8 +124,32 @@ class FakeTelegramAPI(TelegramState):
             Failure(method, code, description, retry_after, match, times, migrate_to)
         )
 
+    def fail_for(
+        self,
+        method: str,
+        seconds: float,
+        code: int = 502,
+        description: str = "Bad Gateway",
+        *,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Answer every call of `method` (whose params satisfy `match`) with an error for a while.
+
+        A 5xx comes as the HTML page a proxy in front of the Bot API sends in an outage.
+        """
+        until = time.monotonic() + seconds
+        page = _outage_page(code, description) if code >= 500 else None
+        self._failures.append(
+            Failure(method, code, description, None, match, 1 << 30, until=until, page=page)
+        )
+
     def pending_failures(self, method: str | None = None) -> int:
         return sum(f.times for f in self._failures if method in (None, f.method))
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Keep calls of `method` waiting (recorded, not answered) until the event is set."""
+        gate = self._holds[method] = asyncio.Event()
+        return gate
 
     def push_text(self, chat_id: int, user_id: int, text: str, **kw: Any) -> dict[str, Any]:
         """Queue a text message; `bot_command` and `mention` entities are added as Telegram does."""
@@ -270,19 +296,24 @@ class FakeTelegramAPI(TelegramState):
     def texts(self, chat_id: int) -> list[str]:
         return [m.text for m in self.bot_messages(chat_id)]
 
-    def calls_of(self, method: str) -> list[dict[str, Any]]:
-        return [p for m, p in self.calls if m == method]
+    def calls_of(self, method: str, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The parameters of every call of `method` (to `chat_id` only, if given)."""
+        return [p for m, p in self.calls if m == method and chat_id in (None, p.get("chat_id"))]
 
     # -- HTTP --------------------------------------------------------------------
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if request.match_info["token"] != self.token:
+            self.errors.append((method, 401, "Unauthorized"))  # not a call: no params read
             return _error(ApiError(401, "Unauthorized"))
         params = await _read_params(request)
         if self.record_calls:
             self.calls.append((method, params))
             self._notify()  # a long poll answers late: waiters may want the call itself
+        gate = self._holds.get(method)
+        if gate is not None:
+            await gate.wait()
         try:
             self._scripted_failure(method, params)
             handler = getattr(self, f"_m_{method}", None)
@@ -307,13 +338,19 @@ class FakeTelegramAPI(TelegramState):
         return web.Response(status=404)
 
     def _scripted_failure(self, method: str, params: dict[str, Any]) -> None:
+        now = time.monotonic()
+        self._failures = [f for f in self._failures if f.until is None or now < f.until]
         for failure in self._failures:
             if failure.method == method and (failure.match is None or failure.match(params)):
                 failure.times -= 1
                 if failure.times <= 0:
                     self._failures.remove(failure)
                 raise ApiError(
-                    failure.code, failure.description, failure.retry_after, failure.migrate_to
+                    failure.code,
+                    failure.description,
+                    failure.retry_after,
+                    failure.migrate_to,
+                    failure.page,
                 )
 
 
@@ -349,7 +386,14 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
     return out
 
 
+def _outage_page(code: int, description: str) -> str:
+    title = f"{code} {description}"
+    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+
+
 def _error(exc: ApiError) -> web.Response:
+    if exc.page is not None:
+        return web.Response(text=exc.page, status=exc.code, content_type="text/html")
     body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
     if exc.retry_after is not None:
         body["parameters"] = {"retry_after": exc.retry_after}

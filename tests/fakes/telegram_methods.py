@@ -53,10 +53,12 @@ class ApiError(Exception):
         description: str,
         retry_after: int | None = None,
         migrate_to: int | None = None,
+        page: str | None = None,
     ) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
         self.migrate_to = migrate_to
+        self.page = page  # an HTML body instead of the JSON error
 
 
 @dataclass(slots=True)
@@ -75,7 +77,12 @@ class BotMessage:
 
 @dataclass(slots=True)
 class Failure:
-    """A scripted error for the next call of `method` whose params match."""
+    """A scripted error for the next calls of `method` whose params match.
+
+    It ends after `times` calls, or once `time.monotonic()` passes `until` when that is set.
+    `page` is answered as an HTML body instead of the Bot API's JSON (what a proxy in front
+    of Telegram sends during an outage).
+    """
 
     method: str
     code: int
@@ -84,6 +91,8 @@ class Failure:
     match: Callable[[dict[str, Any]], bool] | None
     times: int
     migrate_to: int | None = None
+    until: float | None = None
+    page: str | None = None
 
 
 class TelegramState:
@@ -105,11 +114,13 @@ class TelegramState:
         self.errors: list[tuple[str, int, str]] = []  # (method, code, description) answered
         self.on_message: Callable[[BotMessage], None] | None = None  # benches time deliveries
         self._updates: list[dict[str, Any]] = []
+        self._fetched = 0  # the newest update_id getUpdates has returned
         self._update_ids = itertools.count(1)
         self._msg_ids: dict[int, itertools.count[int]] = {}
         self._user_msgs: dict[tuple[int, int], dict[str, Any]] = {}
         self._chat_types: dict[int, str] = {}
         self._failures: list[Failure] = []
+        self._holds: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Condition()
 
     def bot_messages(self, chat_id: int) -> list[BotMessage]:
@@ -163,7 +174,14 @@ class TelegramState:
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait_for(lambda: self._updates), timeout)
-        return self._updates[: int(p.get("limit") or 100)]
+        batch = self._updates[: int(p.get("limit") or 100)]
+        if batch:
+            self._fetched = max(self._fetched, batch[-1]["update_id"])
+        return batch
+
+    def unfetched(self) -> int:
+        """Updates queued that the bot has not fetched yet."""
+        return sum(1 for u in self._updates if u["update_id"] > self._fetched)
 
     async def _m_sendChatAction(self, p: dict[str, Any]) -> Any:
         return True

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
 # PTB's HTTPXRequest defaults in seconds: read, write, connect, pool; uploads get 20 s to write.
@@ -120,3 +122,54 @@ def _describe(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.InvalidURL):
         return type(exc).__name__
     return f"{type(exc).__name__}: {exc}"
+
+
+class AiohttpRequest(BaseRequest):
+    """PTB's networking on `HttpSession` (aiohttp) instead of httpx: see that class for why."""
+
+    def __init__(self, pool: int) -> None:
+        self.http = HttpSession(pool=pool, user_agent=self.USER_AGENT)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return TIMEOUTS[0]
+
+    async def initialize(self) -> None:
+        await self.http.open()
+
+    async def shutdown(self) -> None:
+        await self.http.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        files = (
+            request_data.multipart_data if request_data and request_data.contains_files else None
+        )
+        given = (read_timeout, write_timeout, connect_timeout, pool_timeout)
+        # DEFAULT_NONE means "not given": use ours. None means "no limit".
+        read, write, connect, pool = timeouts(
+            given, upload=bool(files), unset=BaseRequest.DEFAULT_NONE
+        )
+        try:
+            return await self.http.call(
+                method,
+                url,
+                request_data.json_parameters if request_data else None,
+                files,
+                read=read,
+                write=write,
+                connect=connect,
+                pool=pool,
+            )
+        except HttpTimeout as exc:
+            raise TimedOut(str(exc)) from exc
+        except HttpFailure as exc:
+            raise NetworkError(str(exc)) from exc

@@ -1,18 +1,17 @@
-"""Telegram adapter decisions on plain values: who was addressed, media kinds, keys, menus, webhook."""
+"""Telegram decisions on plain values: who was addressed, media kinds, keys, menus, webhook."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
 from bot.commands import Command
 from bot.i18n import LANGS
-from bot.types import Image, IncomingMessage
+from bot.types import MediaKind
 from config.settings import Settings
 
 PLATFORM = "telegram"
@@ -88,7 +87,7 @@ def strip_mention(text: str, username: str) -> str:
     return re.sub(pattern, "", text, flags=re.IGNORECASE).strip()
 
 
-def media_kind(carried: Collection[str], readable: bool) -> str | None:
+def media_kind(carried: Collection[str], readable: bool) -> MediaKind | None:
     """What the message carries that the bot can't read as text or photo.
 
     `carried`: which of MEDIA_KINDS the message has; `readable`: it has text, a caption
@@ -96,28 +95,17 @@ def media_kind(carried: Collection[str], readable: bool) -> str | None:
     """
     for kind in MEDIA_KINDS:
         if kind in carried:
-            return "location" if kind == "venue" else kind
+            return MediaKind.LOCATION if kind == "venue" else MediaKind(kind)
     if not readable:
-        return "message"  # anything else (paid media, giveaways...): say so, don't go silent
+        return (
+            MediaKind.MESSAGE
+        )  # anything else (paid media, giveaways...): say so, don't go silent
     return None
 
 
 def chat_key(chat_id: int, topic: int | None) -> str:
     # Forum topics are separate conversations; message ids stay unique per chat.
     return f"{chat_id}:topic{topic}" if topic else str(chat_id)
-
-
-def with_media(
-    incoming: IncomingMessage, image: Image | None, photo: bool, kind: str | None
-) -> IncomingMessage:
-    """`incoming` with the image the model may read, or the kind it can't."""
-    if image is not None:
-        return replace(incoming, images=(image,))
-    if photo:
-        return replace(incoming, unsupported="photo")
-    if kind is not None:
-        return replace(incoming, unsupported=kind)
-    return incoming
 
 
 def seconds(wait: timedelta | float) -> float:

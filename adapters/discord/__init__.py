@@ -1,0 +1,1 @@
+"""The Discord adapter: discord.py is imported only inside this package."""

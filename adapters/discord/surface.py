@@ -1,0 +1,161 @@
+"""Discord replies as delivery surfaces: a reply to a message, or an interaction's response."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any, ClassVar, TypeVar
+
+import aiohttp
+import discord
+
+from adapters.delivery import (
+    Body,
+    ChatGone,
+    Delivery,
+    PageGone,
+    RateLimited,
+    Rejected,
+    Transient,
+)
+from bot.split import utf16_len
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000  # characters, counted by Discord in UTF-16 code units
+TYPING_EVERY = 8.0  # Discord shows "typing" for 10 s per trigger
+# Discord's JSON error codes that mean the channel itself is out of reach.
+_UNKNOWN_CHANNEL = 10003
+T = TypeVar("T")
+Sent = discord.Message | discord.WebhookMessage | discord.InteractionMessage
+
+
+class _Plain:
+    """What every Discord surface shares: pages of plain Markdown, Discord renders it."""
+
+    limit = MESSAGE_LIMIT
+    typing_every = TYPING_EVERY
+
+    def measure(self, text: str) -> int:
+        return utf16_len(text)
+
+    def render(self, page: str) -> Body:
+        return Body(page)
+
+    async def edit(self, message: Sent, body: Body) -> None:
+        await translated(message.edit(content=body.text), editing=True)
+
+
+class MessageSurface(_Plain):
+    """A reply to a person's message: the first page quotes it, later pages follow."""
+
+    def __init__(self, message: discord.Message) -> None:
+        self._message = message
+        self._sent = False
+
+    # Channels with a typing trigger in flight: a second one would queue behind it in
+    # discord.py's rate limiter and land after the reply, showing "typing…" for nothing.
+    _typing: ClassVar[set[int]] = set()
+
+    async def typing(self) -> None:
+        # One trigger per call, never the typing() context manager: its background task is
+        # cancelled on exit, and a cancel inside the rate limiter leaves the channel's
+        # bucket empty, so the next message waits discord.py's 30 s fallback.
+        channel = self._message.channel.id
+        if channel in self._typing:
+            return
+        self._typing.add(channel)
+        try:
+            await translated(self._message.channel.typing())
+        finally:
+            self._typing.discard(channel)
+
+    async def send(self, body: Body) -> Sent:
+        channel = self._message.channel
+        if self._sent:
+            return await translated(channel.send(body.text))
+        self._sent = True
+        # Still answer when the person deleted their message meanwhile.
+        ref = self._message.to_reference(fail_if_not_exists=False)
+        return await translated(channel.send(body.text, reference=ref, mention_author=False))
+
+    async def finish(self, delivered: Delivery[Sent]) -> None:
+        return None  # buttons come here (feedback, regenerate)
+
+
+class InteractionSurface(_Plain):
+    """A slash command's answer: deferred ("thinking…") at once, then edited, then follow-ups."""
+
+    def __init__(self, interaction: discord.Interaction, *, ephemeral: bool) -> None:
+        self._interaction = interaction
+        self._ephemeral = ephemeral
+        self._deferred: asyncio.Task[Any] | None = None
+        self._original: discord.InteractionMessage | None = None
+
+    def acknowledge(self) -> None:
+        """Start the deferral now, without waiting for it or for this person's earlier replies."""
+        # Discord wants an acknowledgement within 3 s, whatever the model does.
+        if self._deferred is None:
+            defer = self._interaction.response.defer(thinking=True, ephemeral=self._ephemeral)
+            self._deferred = asyncio.create_task(translated(defer))
+
+    async def typing(self) -> None:
+        await self._acknowledged()  # "thinking…" is the interaction's typing
+
+    async def send(self, body: Body) -> Sent:
+        await self._acknowledged()
+        if self._original is None:
+            original = self._interaction.edit_original_response(content=body.text)
+            self._original = await translated(original)
+            return self._original
+        followup = self._interaction.followup
+        sent = await translated(followup.send(body.text, ephemeral=self._ephemeral, wait=True))
+        return sent
+
+    async def finish(self, delivered: Delivery[Sent]) -> None:
+        if not delivered.messages and not delivered.broken and self._deferred is not None:
+            # Nothing was said (a repeat): don't leave "thinking…" forever. A broken reply
+            # keeps it: the session's error notice is about to replace it.
+            await self._acknowledged()
+            await translated(self._interaction.delete_original_response())
+
+    async def _acknowledged(self) -> None:
+        self.acknowledge()
+        assert self._deferred is not None
+        await self._deferred
+
+
+async def translated(call: Awaitable[T], *, editing: bool = False) -> T:
+    """Await a discord.py call, raising delivery's errors instead of its own."""
+    try:
+        return await call
+    except discord.RateLimited as exc:  # longer than the client's max_ratelimit_timeout
+        raise RateLimited(exc.retry_after) from exc
+    except discord.Forbidden as exc:  # no access, no permission, DMs closed
+        raise ChatGone(_describe(exc)) from exc
+    except discord.NotFound as exc:
+        if editing:
+            raise PageGone(_describe(exc)) from exc  # the message was deleted
+        if exc.code == _UNKNOWN_CHANNEL:
+            raise ChatGone(_describe(exc)) from exc
+        raise Rejected(_describe(exc)) from exc  # e.g. an expired interaction
+    except discord.DiscordServerError as exc:  # 5xx after discord.py's own retries
+        raise Transient(_describe(exc)) from exc
+    except discord.HTTPException as exc:
+        if exc.status == 429:  # refused without rate-limit headers: discord.py won't wait
+            raise RateLimited(_retry_after(exc)) from exc
+        raise Rejected(_describe(exc)) from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise Transient(type(exc).__name__) from exc
+
+
+def _retry_after(exc: discord.HTTPException) -> float:
+    try:
+        return max(float(exc.response.headers.get("Retry-After", 1.0)), 0.0)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _describe(exc: discord.HTTPException) -> str:
+    return f"{exc.status} {exc.code}: {exc.text[:200]}"

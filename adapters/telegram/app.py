@@ -1,0 +1,275 @@
+"""The Telegram process: python-telegram-bot handlers, message conversion and the entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    Document,
+    Message,
+    PhotoSize,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from adapters import runtime
+from adapters.session import Session
+from adapters.telegram import convert
+from adapters.telegram.http import AiohttpRequest
+from adapters.telegram.surface import TelegramSurface
+from bot.commands import Command, parse_command
+from bot.types import (
+    CommandCall,
+    ConversationKey,
+    Image,
+    IncomingMessage,
+    MediaKind,
+    RemoteImage,
+)
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # larger images are refused by the model APIs anyway
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramAdapter:
+    """Decides which messages are for the bot, converts them once, hands them to the session."""
+
+    def __init__(
+        self, session: Session, commands: list[Command], admins: frozenset[str] = frozenset()
+    ) -> None:
+        self.session = session
+        self.commands = commands
+        self.admin_chats = convert.admin_chats(admins)
+
+    async def register_commands(self, app: TelegramApp) -> None:
+        """Offer the engine's commands as Telegram's menu, in every catalog language."""
+        for code, menu in convert.menus(self.commands, admin=False):
+            await app.bot.set_my_commands([BotCommand(*c) for c in menu], language_code=code)
+        for chat_id in self.admin_chats:  # admins also see the admin commands, in their chat
+            for code, menu in convert.menus(self.commands, admin=True):
+                try:
+                    await app.bot.set_my_commands(
+                        [BotCommand(*c) for c in menu],
+                        scope=BotCommandScopeChat(chat_id),
+                        language_code=code,
+                    )
+                except TelegramError as exc:
+                    log.warning("could not set the admin menu for chat %s: %s", chat_id, exc)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or not _from_person(message):
+            return
+        # CommandHandler already dropped "/cmd@another_bot"; this parses "/cmd@us args".
+        text = message.text or ""
+        await self._answer(message, context.bot, text, parse_command(text))
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or not _from_person(message):
+            return
+        bot = context.bot
+        direct = message.chat.type == ChatType.PRIVATE
+        if not direct and not _addressed(message, bot):
+            return
+        text = message.text or message.caption or ""
+        if not direct:
+            text = convert.strip_mention(text, bot.username)
+        # "/unknown" reaches this handler too: answered as a command, not sent to the model.
+        command = parse_command(text) if message.text else None
+        await self._answer(message, bot, text, command)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Never the message text: only what failed and where.
+        uid = update.update_id if isinstance(update, Update) else None
+        log.error("update %s failed: %r", uid, context.error, exc_info=context.error)
+
+    async def _answer(
+        self, message: Message, bot: Bot, text: str, command: CommandCall | None
+    ) -> None:
+        direct = message.chat.type == ChatType.PRIVATE
+        topic = message.message_thread_id if message.is_topic_message else None
+        surface = TelegramSurface(bot, message.chat.id, topic, None if direct else message.id)
+        await self.session.handle(incoming(message, text, command, topic), surface)
+
+
+def incoming(
+    message: Message, text: str, command: CommandCall | None, topic: int | None
+) -> IncomingMessage:
+    """The message as the engine reads it; a photo is fetched later, inside the person's line."""
+    user = message.from_user
+    assert user is not None  # checked by _from_person
+    images: tuple[Image | RemoteImage, ...] = ()
+    unsupported = convert.media_kind(
+        {k for k in convert.MEDIA_KINDS if getattr(message, k, None)},
+        bool(message.text or message.caption or message.photo),
+    )
+    source = _image_source(message)
+    if source is not None:
+        images, unsupported = (RemoteImage(partial(_download, *source)),), None
+    elif message.photo or _is_image(message.document):
+        unsupported = MediaKind.PHOTO  # an image, but too large to hand over
+    return IncomingMessage(
+        key=ConversationKey(
+            convert.PLATFORM, str(user.id), convert.chat_key(message.chat.id, topic)
+        ),
+        text=text,
+        display_name=user.full_name,
+        language=user.language_code,
+        message_id=str(message.message_id),
+        is_direct=message.chat.type == ChatType.PRIVATE,
+        images=images,
+        unsupported=unsupported,
+        command=command,
+    )
+
+
+def _from_person(message: Message) -> bool:
+    # Other bots (and our own echoes) are never answered: two bots could loop forever.
+    return message.from_user is not None and not message.from_user.is_bot
+
+
+def _addressed(message: Message, bot: Bot) -> bool:
+    entities = {**message.parse_entities(), **message.parse_caption_entities()}
+    reply = message.reply_to_message
+    return convert.addressed(
+        [(e.type, value, e.user.id if e.user else None) for e, value in entities.items()],
+        username=bot.username or "",
+        bot_id=bot.id,
+        reply_from=reply.from_user.id if reply and reply.from_user else None,
+        reply_id=reply.message_id if reply else None,
+        topic_id=message.message_thread_id if message.is_topic_message else None,
+    )
+
+
+def _is_image(document: Document | None) -> bool:
+    return document is not None and (document.mime_type or "").startswith("image/")
+
+
+def _image_source(message: Message) -> tuple[PhotoSize | Document, str] | None:
+    """The largest photo size, or a document that is an image, when small enough to read."""
+    source: PhotoSize | Document
+    if message.photo:
+        source, mime = message.photo[-1], "image/jpeg"
+    elif message.document and _is_image(message.document):
+        source, mime = message.document, message.document.mime_type or "image/jpeg"
+    else:
+        return None
+    if (source.file_size or 0) > MAX_IMAGE_BYTES:
+        return None
+    return source, mime
+
+
+async def _download(source: PhotoSize | Document, mime: str) -> Image | None:
+    try:
+        file = await source.get_file()
+        return Image(bytes(await file.download_as_bytearray()), mime)
+    except TelegramError as exc:
+        log.warning("could not download an image: %s", exc)
+        return None
+
+
+def build_application(
+    settings: Settings, session: Session, commands: Sequence[Command]
+) -> TelegramApp:
+    """A PTB Application handing messages to `session`, offering `commands`; serve() runs it."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = ApplicationBuilder().token(settings.telegram_bot_token.get_secret_value())
+    if settings.telegram_api_base_url:  # a self-hosted Bot API server (or the tests' fake)
+        api = settings.telegram_api_base_url.rstrip("/")
+        builder = builder.base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
+    # Chats are answered in parallel; the engine's per-person line keeps each one's order.
+    # One connection is enough for getUpdates: PTB never runs two at once.
+    builder = builder.concurrent_updates(256).request(AiohttpRequest(pool=256))
+    builder = builder.get_updates_request(AiohttpRequest(pool=1))
+    adapter = TelegramAdapter(session, list(commands), settings.admin_ids())
+    app = builder.post_init(adapter.register_commands).build()
+    names = [c.name for c in commands]
+    app.add_handler(CommandHandler(names, adapter.on_command, filters=filters.UpdateType.MESSAGE))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, adapter.on_message)
+    )
+    app.add_error_handler(adapter.on_error)
+    return app
+
+
+async def serve(
+    settings: Settings,
+    session: Session,
+    commands: Sequence[Command],
+    stop: asyncio.Event,
+    *,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run until `stop` is set: webhook if a URL is configured, else long polling.
+
+    `ready` is set once updates are being taken. On stop, updates stop coming first;
+    replies in flight then finish (the drain).
+    """
+    app = build_application(settings, session, commands)
+    try:
+        await app.initialize()
+    except BaseException:
+        # PTB's shutdown() skips an application that never finished initialising, which
+        # would leave our HTTP sessions open ("Unclosed client session" at exit).
+        await app.bot.shutdown()
+        raise
+    try:
+        if app.post_init:
+            await app.post_init(app)
+        assert app.updater is not None
+        if settings.telegram_webhook_url:
+            await app.updater.start_webhook(**convert.webhook_options(settings))
+            log.info("telegram webhook listening on port %s", settings.telegram_webhook_port)
+        else:
+            await app.updater.start_polling(allowed_updates=["message"])
+            log.info("telegram long polling started")
+        await app.start()
+        if ready is not None:
+            ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await app.updater.stop()
+            await session.drain()
+            await app.stop()
+    finally:
+        await app.shutdown()
+
+
+async def run(rt: runtime.Runtime, stop: asyncio.Event) -> int:
+    """The platform's part of `tertulia telegram`: 2 for a refused token (no restart)."""
+    try:
+        await serve(rt.settings, rt.session, rt.engine.commands(), stop)
+    except InvalidToken:
+        log.error("Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather")
+        return runtime.CONFIG_ERROR
+    except TelegramError as exc:  # unreachable API, refused webhook settings, ...
+        log.error("Telegram adapter could not start: %s", exc)
+        return 1
+    return 0
+
+
+def main(settings: Settings) -> int:
+    """`tertulia telegram`: run until SIGINT/SIGTERM; 0 on a clean stop."""
+    return runtime.run_platform(settings, run)
