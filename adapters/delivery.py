@@ -105,15 +105,19 @@ DEFAULT_POLICY = Policy()
 
 
 async def deliver(
-    events: AsyncIterator[ReplyEvent], surface: Surface[H], policy: Policy = DEFAULT_POLICY
+    events: AsyncIterator[ReplyEvent],
+    surface: Surface[H],
+    policy: Policy = DEFAULT_POLICY,
+    into: Delivery[H] | None = None,
 ) -> Delivery[H]:
     """Stream a reply's events to `surface`; never raises but for cancellation.
 
     Progress edits go at most once per `policy.interval` and are skipped when the
     platform pushes back; the final text of each page waits out rate limits and retries
-    transient errors with backoff and jitter until `policy.deadline`.
+    transient errors with backoff and jitter until `policy.deadline`. `into` is filled in
+    as delivery goes, so a caller that is cancelled still knows how far it got.
     """
-    reply = _Reply(surface, policy)
+    reply = _Reply(surface, policy, into if into is not None else Delivery())
     typing = _Typing(surface)
     text = ""
     try:
@@ -164,11 +168,11 @@ def _expected(exc: Exception) -> bool:
 class _Reply(Generic[H]):
     """One reply's pages on the platform; the edit throttle lives here, so it is per reply."""
 
-    def __init__(self, surface: Surface[H], policy: Policy) -> None:
+    def __init__(self, surface: Surface[H], policy: Policy, result: Delivery[H]) -> None:
         self.surface = surface
         self.policy = policy
         self.pager = ReplyPager(max(64, surface.limit), surface.measure)
-        self.result: Delivery[H] = Delivery()
+        self.result = result
         self._current: H | None = None  # the open page's message, once sent
         self._shown: Body | None = None  # what that message shows now
         self._last_put = float("-inf")

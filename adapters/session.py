@@ -91,16 +91,25 @@ class Session:
         gone = self._gone.get(where)
         if gone is not None and gone < arrived:
             del self._gone[where]  # it wrote to us again after refusing: it is back
+        result: Delivery[Any] = Delivery()
         async with aclosing(self._unless_gone(self.engine.answer(msg), where, arrived)) as events:
-            result = await deliver(events, surface, self.policy)
+            try:
+                await deliver(events, surface, self.policy, into=result)
+            except asyncio.CancelledError:
+                # The drain's grace ran out while the final text was still on its way.
+                await self._unseen(result)
+                raise
         if result.gone:
             self._mark_gone(where)
-        if (unseen := _unseen_reply(result)) is not None:
-            # Never fed back as context: the person never saw it.
-            await self.engine.undelivered(unseen)
+        await self._unseen(result)
         if result.broken and not result.messages:
             await self._notice(msg, surface)  # say something rather than stay silent
         return result
+
+    async def _unseen(self, result: Delivery[Any]) -> None:
+        """A stored reply the platform never took in full is never fed back as context."""
+        if (unseen := _unseen_reply(result)) is not None:
+            await self.engine.undelivered(unseen)
 
     async def _unless_gone(
         self, events: AsyncGenerator[ReplyEvent, None], where: tuple[str, str], arrived: float

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.delivery import ChatGone, Rejected
+from adapters.delivery import ChatGone, Policy, RateLimited, Rejected
 from adapters.session import Session
 from bot.i18n import t
 from bot.types import (
@@ -134,3 +134,20 @@ async def test_drain_cancels_what_outlasts_the_grace_period() -> None:
     await asyncio.sleep(0.01)
     await asyncio.wait_for(s.drain(), 2)
     assert running.cancelled() and s.busy == 0
+
+
+async def test_a_reply_cut_off_by_the_drain_is_recorded_as_never_seen() -> None:
+    # The platform keeps refusing the final text when the grace period runs out: the
+    # stored reply must not count as said (no real clock asserted; the drain cancels it).
+    engine = ScriptedEngine("an answer the platform never took")
+    surface = RecordingSurface(Clock())
+    for _ in range(1000):
+        surface.fail("send", RateLimited(0.01))
+    s = Session(engine, Policy(interval=0, deadline=600), grace=0.1)
+    running = asyncio.create_task(s.handle(message("go"), surface))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(s.drain(), 5)
+    assert running.cancelled()
+    assert surface.messages == {}
+    assert len(engine.undelivered_refs) == 1
+    assert engine.undelivered_refs[0].reply_id is not None
