@@ -47,16 +47,30 @@ def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+def _bot_may_import(module: str, name: str) -> bool:
+    top = _top(name)
+    if top in sys.stdlib_module_names or top == "bot":
+        return True
+    # A backend module also imports its SDK (and the SDK's helpers), never another layer.
+    return module in SDK_OWNERS.values() and top not in PROJECT
+
+
 def test_bot_imports_only_the_standard_library_and_itself() -> None:
-    backends = set(SDK_OWNERS.values())
     problems = [
         f"{module} imports {name}"
         for module, imports in _modules(("bot",)).items()
-        if module not in backends  # a backend module also imports its own SDK
         for name in imports
-        if _top(name) not in sys.stdlib_module_names and _top(name) != "bot"
+        if not _bot_may_import(module, name)
     ]
     assert problems == []
+
+
+def test_a_backend_module_may_not_reach_into_another_layer() -> None:
+    backend = SDK_OWNERS["google.genai"]
+    assert _bot_may_import(backend, "google.genai")
+    assert not _bot_may_import(backend, "config.settings")
+    assert not _bot_may_import(backend, "storage.sqlite")
+    assert not _bot_may_import("bot/engine.py", "tenacity")
 
 
 def test_storage_and_config_import_only_what_they_may() -> None:

@@ -135,10 +135,10 @@ async def translated(call: Awaitable[T], *, editing: bool = False) -> T:
     except discord.Forbidden as exc:  # no access, no permission, DMs closed
         raise ChatGone(_describe(exc)) from exc
     except discord.NotFound as exc:
-        if editing:
-            raise PageGone(_describe(exc)) from exc  # the message was deleted
         if exc.code == _UNKNOWN_CHANNEL:
             raise ChatGone(_describe(exc)) from exc
+        if editing:
+            raise PageGone(_describe(exc)) from exc  # the message was deleted
         raise Rejected(_describe(exc)) from exc  # e.g. an expired interaction
     except discord.DiscordServerError as exc:  # 5xx after discord.py's own retries
         raise Transient(_describe(exc)) from exc
