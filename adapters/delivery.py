@@ -85,6 +85,9 @@ class Policy:
     """How hard delivery tries. Time is injected so tests can drive the clock by hand."""
 
     interval: float = 1.0  # seconds between edits of one reply
+    # How long the first words are held back for more text: an answer that is complete by
+    # then costs one send (no "typing", no edits); a slower one shows "typing", then text.
+    first_wait: float = 0.5
     deadline: float = 600.0  # how long a reply's final text keeps trying (rate limits, outages)
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -119,20 +122,32 @@ async def deliver(
     """
     reply = _Reply(surface, policy, into if into is not None else Delivery())
     typing = _Typing(surface)
-    text = ""
+    ahead = _Ahead(events)
+    loop = asyncio.get_running_loop()
+    holding: float | None = None  # loop time until which the first words wait for more
+    text = open_page = ""
     try:
-        async for event in events:
-            if isinstance(event, str):
+        while (event := await ahead.next(_left(holding, loop))) is not _END:
+            if event is _LATER:
+                holding = None  # the answer is slow: show what there is, or "typing"
+                await reply.progress(open_page)
+                if not reply.result.messages:
+                    typing.start()
+            elif isinstance(event, str):
                 text += event
                 finals, open_page = reply.pager.update(text)
                 for page in finals:
                     await reply.final(page)
-                await reply.progress(open_page)
+                if holding is None:
+                    await reply.progress(open_page)
                 if reply.result.messages:
                     typing.stop()  # the person sees text now
             elif isinstance(event, Accepted):
-                typing.start()
-            else:
+                if policy.first_wait > 0:
+                    holding = loop.time() + policy.first_wait
+                else:
+                    typing.start()
+            elif isinstance(event, Done):
                 reply.result.done = event
         typing.stop()
         done = reply.result.done
@@ -152,6 +167,7 @@ async def deliver(
         reply.result.broken = True
     finally:
         typing.stop()
+        await ahead.close()
     try:
         await surface.finish(reply.result)
     except ChatGone:
@@ -159,6 +175,52 @@ async def deliver(
     except Exception as exc:
         log.warning("could not finish the reply: %s", exc)
     return reply.result
+
+
+_END, _LATER = object(), object()  # the stream ended; nothing came in time
+
+
+def _left(until: float | None, loop: asyncio.AbstractEventLoop) -> float | None:
+    return None if until is None else max(0.0, until - loop.time())
+
+
+class _Ahead:
+    """The reply's events, each awaited with an optional timeout that never cancels the stream.
+
+    A timed-out read stays in flight and is picked up by the next call; only a read with
+    a timeout costs a task, so a reply that is being shown pays nothing extra per piece.
+    """
+
+    def __init__(self, events: AsyncIterator[ReplyEvent]) -> None:
+        self._events = events
+        self._next: asyncio.Task[object] | None = None
+
+    async def next(self, within: float | None) -> object:
+        """The next event, _END, or _LATER when `within` seconds pass first."""
+        if self._next is None:
+            if within is None:
+                return await _step(self._events)
+            self._next = asyncio.create_task(_step(self._events))
+        if within is not None:
+            done, _ = await asyncio.wait({self._next}, timeout=within)
+            if not done:
+                return _LATER
+        task, self._next = self._next, None
+        return await task
+
+    async def close(self) -> None:
+        """Stop a read still in flight (the stream's own cleanup runs in it)."""
+        if self._next is not None and not self._next.done():
+            self._next.cancel()
+            with contextlib.suppress(BaseException):
+                await self._next
+
+
+async def _step(events: AsyncIterator[ReplyEvent]) -> object:
+    try:
+        return await anext(events)
+    except StopAsyncIteration:
+        return _END
 
 
 def _expected(exc: Exception) -> bool:

@@ -75,7 +75,11 @@ async def open_runtime(
                 default_persona=settings.default_persona,
                 admins=settings.admin_ids(),
             )
-            policy = Policy(interval=settings.edit_interval, deadline=settings.delivery_deadline)
+            policy = Policy(
+                interval=settings.edit_interval,
+                deadline=settings.delivery_deadline,
+                first_wait=settings.first_wait,
+            )
             session = Session(engine, policy, grace=settings.drain_seconds)
             log.info("engine ready: %s %s, db %s", model.backend, model.model, settings.db)
             yield Runtime(settings, store, model, engine, session)

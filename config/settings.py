@@ -78,6 +78,9 @@ class Settings(BaseSettings):
 
     # Edit throttle for streamed replies, per reply (seconds).
     edit_interval: float = Field(1.0, alias="TERTULIA_EDIT_INTERVAL", ge=0)
+    # How long a reply's first words wait for more text (seconds): an answer complete by
+    # then is one message, with no "typing" and no edits. 0 streams from the first piece.
+    first_wait: float = Field(0.5, alias="TERTULIA_FIRST_WAIT", ge=0, le=5)
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -28,13 +28,17 @@ def discord_settings(fake: FakeDiscord, tmp_path: Path, **extra: Any) -> Setting
         "DISCORD_GATEWAY_URL": fake.gateway_url,
         "TERTULIA_DB": str(tmp_path / "t.db"),
         "TERTULIA_EDIT_INTERVAL": 0.05,
+        "TERTULIA_FIRST_WAIT": 0,  # stream from the first piece; the hold has its own tests
     }
     env.update(extra)
     return Settings(_env_file=None, **env)  # type: ignore[call-arg]
 
 
 def session_for(engine: Conversations, settings: Settings, deadline: float = 5.0) -> Session:
-    return Session(engine, Policy(interval=settings.edit_interval, deadline=deadline), grace=2.0)
+    policy = Policy(
+        interval=settings.edit_interval, deadline=deadline, first_wait=settings.first_wait
+    )
+    return Session(engine, policy, grace=2.0)
 
 
 @asynccontextmanager

@@ -66,6 +66,7 @@ def settings_for(api: FakeTelegramAPI, **env: Any) -> Settings:
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_BASE_URL": api.root,
         "TERTULIA_EDIT_INTERVAL": 0,
+        "TERTULIA_FIRST_WAIT": 0,  # stream from the first piece; the hold has its own tests
         **env,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -85,7 +86,9 @@ async def bot_starter() -> AsyncIterator[StartBot]:
             api = await stack.enter_async_context(FakeTelegramAPI())
             engine = engine or ScriptedEngine("Hello! How can I help?")
             settings = settings_for(api, **env)
-            policy = policy or Policy(interval=settings.edit_interval, deadline=5.0)
+            policy = policy or Policy(
+                interval=settings.edit_interval, deadline=5.0, first_wait=settings.first_wait
+            )
             session = Session(engine, policy, grace=2.0)
             stop, ready = asyncio.Event(), asyncio.Event()
             commands = list(REGISTRY.values())

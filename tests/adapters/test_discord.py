@@ -72,6 +72,20 @@ async def test_dm_is_answered_with_streamed_edits_ending_in_full_text(
     ]
 
 
+async def test_a_quick_answer_costs_one_message_and_nothing_else(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    engine = ScriptedEngine("Hello, this is the whole answer at once.", chunk=4)
+    async with adapter(engine, fake, tmp_path, TERTULIA_FIRST_WAIT=0.5) as bot:
+        calls = len(fake.calls)
+        mid = await fake.dm(9, "hi bot")
+        answer = await fake.wait_for(reply_to(fake, mid))
+        await until(lambda: bot.session.busy == 0)
+        made = [(m, p) for m, p, _ in fake.calls[calls:]]
+    assert answer.history == ["Hello, this is the whole answer at once."]
+    assert made == [("POST", "/channels/5009/messages")]  # no typing, no edits
+
+
 async def test_guild_message_needs_a_mention_or_a_reply_to_the_bot(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:

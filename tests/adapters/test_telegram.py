@@ -54,6 +54,14 @@ async def test_private_message_shows_typing_then_streams_edits_to_the_full_answe
     assert (handed.images, handed.unsupported) == ((), None)
 
 
+async def test_a_quick_answer_costs_one_send_and_nothing_else(start_bot: StartBot) -> None:
+    answer = "Madrid. It has about 3.3 million people, and it is the capital of Spain."
+    bot = await start_bot(ScriptedEngine(answer, chunk=4), TERTULIA_FIRST_WAIT=0.5)
+    bot.api.push_text(ANA, ANA, "capital of Spain?")
+    assert await bot.answered(ANA) == [answer]
+    assert call_order(bot, ANA) == ["sendMessage"]  # no typing, no edits
+
+
 async def test_edits_are_throttled_per_reply(start_bot: StartBot) -> None:
     pieces = 20
     answer = "word " * 40  # 20 pieces, 50 ms apart: each reply streams for about 1 s

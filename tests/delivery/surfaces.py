@@ -25,8 +25,16 @@ class Clock:
         self.now += seconds
         await asyncio.sleep(0)
 
-    def policy(self, interval: float = 1.0, deadline: float = 600.0) -> Policy:
-        return Policy(interval=interval, deadline=deadline, clock=self, sleep=self.sleep)
+    def policy(
+        self, interval: float = 1.0, deadline: float = 600.0, first_wait: float = 0.0
+    ) -> Policy:
+        return Policy(
+            interval=interval,
+            deadline=deadline,
+            first_wait=first_wait,
+            clock=self,
+            sleep=self.sleep,
+        )
 
 
 @dataclass

@@ -209,3 +209,59 @@ async def test_no_typing_for_an_answer_that_is_not_accepted() -> None:
     surface = RecordingSurface(clock)
     await deliver(timed(clock, (0.0, "Commands:"), (0.0, DONE)), surface, clock.policy())
     assert [c.kind for c in surface.calls] == ["send"]
+
+
+async def paced(*steps: tuple[float, ReplyEvent]) -> AsyncIterator[ReplyEvent]:
+    """Events that arrive after real pauses (the first-words hold uses the event loop's time)."""
+    for pause, event in steps:
+        if pause:
+            await asyncio.sleep(pause)
+        yield event
+
+
+async def test_a_quick_answer_is_one_send_with_no_typing_and_no_edits() -> None:
+    clock = Clock()
+    surface = RecordingSurface(clock)
+    steps: list[tuple[float, ReplyEvent]] = [(0.0, Accepted(REF))]
+    steps += [*[(0.0, f"w{i} ") for i in range(20)], (0.0, DONE)]
+    result = await deliver(paced(*steps), surface, clock.policy(interval=0, first_wait=5.0))
+    assert result.delivered
+    assert [(c.kind, c.text) for c in surface.calls] == [
+        ("send", "".join(f"w{i} " for i in range(20)))
+    ]
+
+
+async def test_a_slow_answer_shows_typing_then_its_first_words_after_the_hold() -> None:
+    clock = Clock()
+    surface = RecordingSurface(clock)
+    gate = asyncio.Event()
+
+    async def slow() -> AsyncIterator[ReplyEvent]:
+        yield Accepted(REF)
+        yield "first words "
+        await gate.wait()  # the model stalls after its first words
+        yield "and the rest"
+        yield DONE
+
+    delivering = asyncio.create_task(
+        deliver(slow(), surface, clock.policy(interval=0, first_wait=0.05))
+    )
+    # Held back at first, then shown although the model has not gone on.
+    for _ in range(500):
+        if surface.messages:
+            break
+        await asyncio.sleep(0.01)
+    assert surface.messages == {1: "first words "}
+    gate.set()
+    result = await asyncio.wait_for(delivering, 5)
+    assert result.delivered and surface.messages == {1: "first words and the rest"}
+    assert [c.kind for c in surface.calls] == ["send", "edit"]
+
+
+async def test_a_silent_model_gets_typing_once_the_hold_is_over() -> None:
+    clock = Clock()
+    surface = RecordingSurface(clock)
+    steps: list[tuple[float, ReplyEvent]] = [(0.0, Accepted(REF)), (0.2, "late"), (0.0, DONE)]
+    result = await deliver(paced(*steps), surface, clock.policy(interval=0, first_wait=0.05))
+    assert result.delivered
+    assert [c.kind for c in surface.calls] == ["typing", "send"]
