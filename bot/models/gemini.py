@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib
+import json
 import logging
 import random
 import re
@@ -101,6 +103,9 @@ class GeminiModel:
         total_timeout: float = 300.0,
     ) -> None:
         self.model = model
+        self._model_path = (
+            model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        )
         self.context_tokens = context_window(model)
         self._api_key = api_key
         self._timeout = timeout
@@ -138,18 +143,28 @@ class GeminiModel:
         await self._client.aio.aclose()
         self._client.close()
 
+    def _request(self, system: str, turns: Sequence[Turn]) -> dict[str, Any]:
+        """The streamGenerateContent body in the API's own JSON shape.
+
+        Built from plain dicts: the SDK's generate_content_stream() converts and
+        validates the whole history through pydantic on every call (and every streamed
+        chunk back), which made the cost of a message grow with its context. Stored
+        turns never change, so there is nothing to validate: this is only the request
+        bytes. The SDK's client still sends it (auth, base URL, timeouts, errors).
+        """
+        contents = [c for c in (_content(t) for t in turns) if c is not None]
+        request: dict[str, Any] = {
+            "contents": contents,
+            "generationConfig": {"maxOutputTokens": self.max_output_tokens},
+        }
+        if system:
+            request["systemInstruction"] = {"parts": [{"text": system}]}
+        return request
+
     async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
         """Yield the reply in chunks; retry transient failures only before the first text."""
-        contents = [c for c in (_content(t) for t in turns) if c is not None]
-        config = types.GenerateContentConfig(
-            system_instruction=system or None,
-            max_output_tokens=self.max_output_tokens,
-            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-            # The SDK's continuation may resume from a checkpoint behind text we already
-            # yielded; a duplicated sentence is worse than a failed turn.
-            automatic_continuation=False,
-        )
-        responses: AsyncIterator[types.GenerateContentResponse] | None = None
+        request = self._request(system, turns)
+        responses: AsyncIterator[Any] | None = None
         try:
             try:
                 async for attempt in AsyncRetrying(
@@ -160,7 +175,7 @@ class GeminiModel:
                     reraise=True,
                 ):
                     with attempt:
-                        responses, first = await self._open(contents, config)
+                        responses, first = await self._open(dict(request))
             except _REQUEST_ERRORS as exc:
                 raise self._failure(exc) from exc
             assert responses is not None  # the successful attempt set it
@@ -174,31 +189,31 @@ class GeminiModel:
                     break
                 except _REQUEST_ERRORS as exc:
                     raise self._failure(exc) from exc
-                text = _text(response)
+                text = _text(_chunk(response))
                 if text:
                     yield text
         finally:
             await _close(responses)
 
-    async def _open(
-        self, contents: list[types.Content], config: types.GenerateContentConfig
-    ) -> tuple[AsyncIterator[types.GenerateContentResponse], str]:
+    async def _open(self, request: dict[str, Any]) -> tuple[AsyncIterator[Any], str]:
         """Start a request and read up to its first text (errors surface on the first read)."""
-        responses: AsyncIterator[types.GenerateContentResponse] | None = None
+        responses: AsyncIterator[Any] | None = None
         finish = ""
+        # The SDK's own request path, minus the pydantic round trips (see _request).
+        api = self._client.aio._api_client
+        path = f"{self._model_path}:streamGenerateContent?alt=sse"
         try:
             async with asyncio.timeout(self._timeout):
-                responses = await self._client.aio.models.generate_content_stream(
-                    model=self.model, contents=contents, config=config
-                )
+                responses = await api.async_request_streamed("post", path, request)
             while True:
                 try:
                     async with asyncio.timeout(self._timeout):
                         response = await anext(responses)
                 except StopAsyncIteration:
                     break
-                finish = _finish_reason(response) or finish
-                text = _text(response)
+                chunk = _chunk(response)
+                finish = _finish_reason(chunk) or finish
+                text = _text(chunk)
                 if text:
                     return responses, text
         except BaseException:
@@ -239,40 +254,55 @@ class GeminiModel:
         return ModelError(f"Gemini refused the request: {self._reason(exc)}")
 
 
-def _content(turn: Turn) -> types.Content | None:
+def _content(turn: Turn) -> dict[str, Any] | None:
     # Images before the text: Google's advice for single-image prompts.
-    parts = [types.Part.from_bytes(data=i.data, mime_type=i.mime_type) for i in turn.images]
+    parts: list[dict[str, Any]] = [
+        {"inlineData": {"mimeType": i.mime_type, "data": base64.b64encode(i.data).decode()}}
+        for i in turn.images
+    ]
     if turn.text:
-        parts.append(types.Part.from_text(text=turn.text))
+        parts.append({"text": turn.text})
     if not parts:
         return None  # the API rejects a turn with no parts
-    return types.Content(role="model" if turn.role == "assistant" else "user", parts=parts)
+    return {"role": "model" if turn.role == "assistant" else "user", "parts": parts}
 
 
-def _finish_reason(response: types.GenerateContentResponse) -> str:
-    if not response.candidates or response.candidates[0].finish_reason is None:
-        return ""
-    reason: Any = response.candidates[0].finish_reason
-    return str(getattr(reason, "value", reason))
+def _chunk(response: Any) -> dict[str, Any]:
+    """One streamed response as the API's JSON (the SDK hands over its raw body)."""
+    body = getattr(response, "body", None)
+    parsed = json.loads(body) if body else {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
-def _text(response: types.GenerateContentResponse) -> str:
+def _candidate(chunk: dict[str, Any]) -> dict[str, Any]:
+    candidates = chunk.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates else None
+    return first if isinstance(first, dict) else {}
+
+
+def _finish_reason(chunk: dict[str, Any]) -> str:
+    return str(_candidate(chunk).get("finishReason") or "")
+
+
+def _text(chunk: dict[str, Any]) -> str:
     """The answer text in one streamed response; raises ModelBlocked on a refusal."""
-    feedback = response.prompt_feedback
-    if feedback is not None and feedback.block_reason is not None:
-        reason = getattr(feedback.block_reason, "value", feedback.block_reason)
-        raise ModelBlocked(f"Gemini blocked the prompt ({reason})")
-    finish = _finish_reason(response)
+    feedback = chunk.get("promptFeedback")
+    if isinstance(feedback, dict) and feedback.get("blockReason"):
+        raise ModelBlocked(f"Gemini blocked the prompt ({feedback['blockReason']})")
+    finish = _finish_reason(chunk)
     if finish in _BLOCKING:
         # Even after streamed text: the engine records the turn as failed.
         raise ModelBlocked(f"Gemini withheld the answer ({finish})")
-    if not response.candidates:
-        return ""
-    content = response.candidates[0].content
-    if content is None or not content.parts:
+    content = _candidate(chunk).get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    if not isinstance(parts, list):
         return ""
     # Thought summaries are the model's scratchpad, not the reply.
-    return "".join(p.text for p in content.parts if p.text and not p.thought)
+    return "".join(
+        p["text"]
+        for p in parts
+        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
+    )
 
 
 def _is_transient(exc: BaseException) -> bool:

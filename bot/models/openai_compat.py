@@ -6,10 +6,9 @@ import base64
 import logging
 import re
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any, cast
+from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
 
 from bot.models import rough_tokens
 from bot.ports import ModelBlocked, ModelError, ModelUnavailable
@@ -51,6 +50,11 @@ DEFAULT_CONTEXT = 4_096
 # Statuses the SDK retries itself; still failing afterwards means "try later".
 _TRANSIENT = {408, 409, 429}
 _SECRET = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-*]{6,}")
+
+
+def _choices(chunk: object) -> list[dict[str, Any]]:
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
 
 
 def _bare(name: str) -> str:
@@ -113,22 +117,34 @@ class OpenAIModel:
 
     async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
         """Yield the reply's text deltas; raise ModelError subclasses on failure."""
-        messages = self._messages(system, turns)
-        limit = self.max_output_tokens
+        # api.openai.com wants max_completion_tokens (o-series and gpt-5 reject max_tokens).
+        limit = "max_tokens" if self._classic_limit else "max_completion_tokens"
+        body = {
+            "model": self.model,
+            "messages": self._messages(system, turns),
+            "stream": True,
+            limit: self.max_output_tokens,
+        }
         try:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=cast(list[ChatCompletionMessageParam], messages),
+            # The SDK's client (auth, retries, errors, SSE) with the body as it is and each
+            # chunk as plain JSON: chat.completions.create() re-transforms the whole history
+            # on every call and builds a model object per chunk, a cost that grew with the
+            # context. Stored turns never change: there is nothing to transform.
+            response = await self._client.post(
+                "/chat/completions",
+                cast_to=object,
+                body=body,
                 stream=True,
-                max_tokens=limit if self._classic_limit else openai.omit,
-                max_completion_tokens=openai.omit if self._classic_limit else limit,
+                stream_cls=openai.AsyncStream[object],
             )
             async with response:  # closes the HTTP response if the consumer stops early
                 async for chunk in response:
-                    for choice in chunk.choices:
-                        if choice.delta and choice.delta.content:
-                            yield choice.delta.content
-                        if choice.finish_reason == "content_filter":
+                    for choice in _choices(chunk):
+                        delta = choice.get("delta")
+                        text = delta.get("content") if isinstance(delta, dict) else None
+                        if isinstance(text, str) and text:
+                            yield text
+                        if choice.get("finish_reason") == "content_filter":
                             raise ModelBlocked(
                                 "openai: the provider's content filter stopped the reply"
                             )
