@@ -9,7 +9,8 @@ server run here, in the benchmark's process, so the child's CPU time (read from 
 is the adapter's whole cost: the platform SDK, the engine, SQLite and the model client.
 The answer is 599 characters in 20 chunks, instant or paced at 25 ms per chunk; each
 chat sends its next message once the previous answer is complete (a closed loop).
-Latency = message pushed by the fake platform -> the whole answer delivered to it.
+Added latency = message pushed by the fake platform -> the whole answer delivered to it,
+less the model's own streaming time (20 x pace).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class Run:
     peak_rss_mib: float = 0.0
 
     def row(self) -> str:
-        lat = self.latencies
+        # Added latency: what the person waits beyond the model's own streaming time.
+        lat = [t - CHUNKS * self.pace for t in self.latencies]
         return (
             f"{self.platform:8} {self.chats:>5} {self.pace * 1000:>5.0f} {self.history_tokens:>7}"
             f" {self.messages / self.wall:>8.0f} {self.cpu * 1000 / self.messages:>8.2f}"
@@ -78,7 +80,7 @@ class Run:
 
 HEADER = (
     f"{'platform':8} {'chats':>5} {'pace':>5} {'context':>7} {'msg/s':>8} {'CPU ms':>8}"
-    f" {'p50 ms':>8} {'p99 ms':>8} {'calls':>6} {'start s':>7} {'RSS MiB':>7}"
+    f" {'+p50 ms':>8} {'+p99 ms':>8} {'calls':>6} {'start s':>7} {'RSS MiB':>7}"
 )
 
 
@@ -102,12 +104,24 @@ async def _until(predicate: Callable[[], object], timeout: float = 30.0) -> None
         await asyncio.sleep(0.002)
 
 
+PROFILE_DIR = os.environ.get("BENCH_PROFILE")  # cProfile each adapter process into this folder
+
+
 @asynccontextmanager
 async def adapter_process(command: str, env: dict[str, str]) -> AsyncIterator[int]:
     """`tertulia COMMAND` as a child process; its pid. SIGTERM and reaped on exit."""
-    from tests.processes import clean_env, start_cli, terminate
+    from tests.processes import clean_env, terminate
 
-    proc = await start_cli(command, {**clean_env(), **env}, stderr=asyncio.subprocess.PIPE)
+    profile: list[str] = []
+    if PROFILE_DIR:
+        out = Path(PROFILE_DIR) / f"{command}-{time.monotonic_ns()}.prof"
+        profile = ["-m", "bench.profiled", str(out)]
+    else:
+        profile = ["-m", "adapters.cli"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *profile, "--env-file", "/nonexistent", command,
+        cwd=ROOT, env={**clean_env(), **env}, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     try:
         yield proc.pid
     finally:
@@ -273,6 +287,12 @@ async def run_discord(run: Run, tmp: Path) -> None:
 RUNNERS = {"telegram": run_telegram, "discord": run_discord}
 
 
+def _key(only: str) -> tuple[int, int, int]:
+    """'CHATS PACE_MS [CONTEXT]' as a run's key."""
+    chats, pace, *context = (int(x) for x in only.split())
+    return chats, pace, context[0] if context else 0
+
+
 def plan(platforms: list[str], quick: bool) -> list[Run]:
     runs: list[Run] = []
     for platform in platforms:
@@ -285,11 +305,13 @@ def plan(platforms: list[str], quick: bool) -> list[Run]:
     return runs
 
 
-async def main_async(platforms: list[str], quick: bool) -> list[Run]:
+async def main_async(platforms: list[str], quick: bool, only: str | None = None) -> list[Run]:
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
     done: list[Run] = []
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         for run in plan(platforms, quick):
+            if only and (run.chats, round(run.pace * 1000), run.history_tokens) != _key(only):
+                continue
             await RUNNERS[run.platform](run, Path(tmp))
             print(run.row(), flush=True)
             done.append(run)
@@ -300,6 +322,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--platform", choices=sorted(RUNNERS), action="append")
     parser.add_argument("--quick", action="store_true", help="1 and 10 chats only")
+    parser.add_argument("--only", help="runs whose row matches, e.g. '100 25' (chats, pace ms)")
     args = parser.parse_args()
     platforms = args.platform or ["telegram", "discord"]
     print(f"adapter process through the real model clients, {os.cpu_count()} CPUs")
@@ -307,7 +330,7 @@ def main() -> None:
     print("pace = ms between model chunks; context = tokens of history per request;")
     print("CPU ms = the adapter process's CPU per message; calls = platform API calls per reply")
     print(HEADER)
-    runs = asyncio.run(main_async(platforms, args.quick))
+    runs = asyncio.run(main_async(platforms, args.quick, args.only))
     for platform in platforms:
         starts = [r.startup for r in runs if r.platform == platform]
         print(f"{platform} start-up to ready: median {statistics.median(starts):.2f} s")
