@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.bench_telegram
 	$(BIN)/python -m bench.bench_discord
 	$(BIN)/python -m bench.bench_memory
+	$(BIN)/python -m bench.bench_external
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

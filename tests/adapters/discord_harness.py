@@ -17,6 +17,7 @@ from adapters.discord.app import client, redirect
 from adapters.discord.client import TertuliaDiscord
 from adapters.session import Conversations, Session
 from bot.commands import REGISTRY
+from bot.types import ConversationKey, IncomingMessage
 from config.settings import Settings
 from tests.fakes.discord_api import TOKEN, FakeDiscord, FakeInteraction, FakeMessage
 
@@ -78,6 +79,16 @@ async def adapter(
     settings = discord_settings(fake, tmp_path, **env)
     async with running_bot(session_for(engine, settings), settings) as bot:
         yield bot
+
+
+def key(user: int, chat: int) -> ConversationKey:
+    """The conversation key of `user` in Discord channel `chat`."""
+    return ConversationKey("discord", str(user), str(chat))
+
+
+def echo(msg: IncomingMessage) -> str:
+    """A script naming what the engine was handed: a command's name, or the text."""
+    return f"re: /{msg.command.name}" if msg.command else f"re: {msg.text}"
 
 
 def reply_to(fake: FakeDiscord, message_id: int) -> Callable[[], FakeMessage | None]:

@@ -4,7 +4,6 @@ and gets the final text through whatever Discord pushes back with."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,6 @@ from tests.fakes.engine import ScriptedEngine
 
 CHANNEL = 901
 DEADLINE = 5.0  # the delivery deadline the harness gives each reply
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
 
 
 async def test_image_then_quick_text_reach_the_engine_in_the_order_sent(
