@@ -63,7 +63,9 @@ async def measure(stored: int, rounds: int) -> dict[str, float]:
         populate(path, stored, min(USERS, max(stored // 2, 1)))
         async with SqliteStore(path) as store:
             # One chunk: the bench measures everything but the model.
-            engine = Engine(store, FakeModel(REPLY, chunk=len(REPLY)), personas=personas())
+            engine = Engine(
+                store, FakeModel(REPLY, chunk=len(REPLY), record=False), personas=personas()
+            )
             users = min(USERS, max(stored // 2, 1))
             rng = random.Random(7)
             latencies: list[float] = []

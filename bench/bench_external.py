@@ -187,7 +187,7 @@ async def run_telegram(run: Run, tmp: Path) -> None:
         # Ready = a first message answered (getUpdates alone comes before the model opens).
         api.push_text(PROBE, PROBE, "hola")
         await _until(lambda: ANSWER in api.texts(PROBE))
-        run.startup = time.monotonic() - started
+        run.startup = time.monotonic() - started - CHUNKS * run.pace  # less the model's time
 
         pushed: dict[int, float] = {}
         sent = dict.fromkeys(range(1, run.chats + 1), 0)
@@ -249,7 +249,7 @@ async def run_discord(run: Run, tmp: Path) -> None:
         await fake.wait_ready(timeout=30)
         probe = await fake.dm(PROBE, "hola")
         await _until(lambda: any(m.reply_to == probe for m in fake.bot_messages()))
-        run.startup = time.monotonic() - started
+        run.startup = time.monotonic() - started - CHUNKS * run.pace  # less the model's time
 
         pushed: dict[int, tuple[int, float]] = {}  # channel -> (message id, sent at)
         sent = dict.fromkeys(range(1, run.chats + 1), 0)
@@ -301,7 +301,7 @@ def plan(platforms: list[str], quick: bool) -> list[Run]:
                 # One chat gets more messages: /proc counts CPU in 10 ms ticks.
                 runs.append(Run(platform, chats, 5 if chats > 1 else 30, pace))
         for history in (3000, 12000):
-            runs.append(Run(platform, 1, 10, 0.0, history_tokens=history))
+            runs.append(Run(platform, 1, 30, 0.0, history_tokens=history))
     return runs
 
 

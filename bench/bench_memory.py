@@ -35,7 +35,7 @@ async def soak(blocks: int, per_block: int) -> None:
     tracemalloc.start()
     with tempfile.TemporaryDirectory() as tmp:
         async with SqliteStore(Path(tmp) / "soak.db") as store:
-            engine = Engine(store, FakeModel("Claro.", chunk=64), personas=personas())
+            engine = Engine(store, FakeModel("Claro.", chunk=64, record=False), personas=personas())
             sem = asyncio.Semaphore(100)
 
             async def one(n: int) -> None:

@@ -39,7 +39,7 @@ async def answering_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     from adapters.runtime import open_runtime
     from tests.fakes.model import FakeModel
 
-    async with open_runtime(settings, model=FakeModel(ANSWER, chunk=16)) as rt:
+    async with open_runtime(settings, model=FakeModel(ANSWER, chunk=16, record=False)) as rt:
         yield rt
 
 

@@ -13,7 +13,7 @@ Reply = str | Exception | Callable[[Sequence[Turn]], "str | Exception"]
 
 
 class FakeModel:
-    """Streams a scripted reply in fixed-size chunks and records every call."""
+    """Streams a scripted reply in fixed-size chunks and records every call (unless told not to)."""
 
     backend = "fake"
 
@@ -27,6 +27,7 @@ class FakeModel:
         max_output_tokens: int = 1024,
         delay: float = 0.0,
         model: str = "fake-1",
+        record: bool = True,
     ) -> None:
         self.reply = reply
         self.chunk = chunk
@@ -35,6 +36,8 @@ class FakeModel:
         self.max_output_tokens = max_output_tokens
         self.delay = delay
         self.model = model
+        # Benches turn recording off: a soak would otherwise keep every prompt it sent.
+        self.record = record
         self.calls: list[tuple[str, list[Turn]]] = []
         self.opened = self.closed = False
         # Scripted replies used once each, before falling back to `reply`.
@@ -44,7 +47,8 @@ class FakeModel:
         return rough_tokens(text)
 
     async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
-        self.calls.append((system, list(turns)))
+        if self.record:
+            self.calls.append((system, list(turns)))
         answer: str | Exception
         if self.queue:
             answer = self.queue.pop(0)
