@@ -9,9 +9,12 @@ import json
 import logging
 import random
 import re
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
+import aiohttp
 from google import genai
 from google.genai import errors, types
 from tenacity import (
@@ -42,6 +45,7 @@ _CONTEXT_WINDOWS: dict[str, int] = {
     "gemma-3": 131_072,
 }
 DEFAULT_CONTEXT_TOKENS = 32_768
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 # Finish reasons that mean the provider withheld the answer.
 _BLOCKING = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"})
@@ -54,15 +58,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    # google-genai talks through aiohttp when it is installed (discord.py always installs
-    # it) and through httpx otherwise; both families mean "the network failed, retry".
-    found: list[type[BaseException]] = [TimeoutError, ConnectionError]
-    try:
-        import aiohttp
-
-        found += [aiohttp.ClientConnectionError, aiohttp.ClientPayloadError]
-    except ImportError:  # pragma: no cover - aiohttp comes with discord.py
-        pass
+    # Requests go through our aiohttp session; the SDK's httpx fallback fails the same way.
+    found: list[type[BaseException]] = [
+        TimeoutError,
+        ConnectionError,
+        aiohttp.ClientConnectionError,
+        aiohttp.ClientPayloadError,
+    ]
     for name in ("httpx", "httpx2"):
         try:
             module = importlib.import_module(name)
@@ -75,6 +77,16 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 _TRANSPORT_ERRORS = _transport_errors()
 # What a request can fail with that we turn into ModelError/ModelUnavailable.
 _REQUEST_ERRORS: tuple[type[BaseException], ...] = (errors.APIError, *_TRANSPORT_ERRORS)
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, ALL_PROXY, NO_PROXY), if any."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
 
 
 def context_window(model: str) -> int:
@@ -116,17 +128,35 @@ class GeminiModel:
             initial=backoff, max=MAX_RETRY_DELAY, jitter=backoff
         )
         self._closed = False
-        # aiohttp applies HttpOptions.timeout to the whole response, body included, so it
-        # bounds a full answer; `timeout` (first chunk, gaps between chunks) is ours.
-        # retry_options with one attempt stops the SDK's own hidden retries: we own them.
-        self._client = genai.Client(
-            api_key=api_key,
-            http_options=types.HttpOptions(
-                base_url=base_url,
-                timeout=int(max(timeout, total_timeout) * 1000),
-                retry_options=types.HttpRetryOptions(attempts=1),
-            ),
-        )
+        self._base_url = base_url
+        self._total_timeout = total_timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._client: genai.Client | None = None  # made in the event loop, on first use
+
+    def _api(self) -> Any:
+        """The SDK's API client, which sends every request (auth, base URL, errors)."""
+        if self._client is None:
+            # google-genai's own aiohttp session trusts the environment, and aiohttp then
+            # looks for ~/.netrc in a worker thread on every request; this one reads the
+            # proxy variables once.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0),
+                trust_env=False,
+                proxy=env_proxy(self._base_url or DEFAULT_BASE_URL),
+            )
+            # aiohttp applies HttpOptions.timeout to the whole response, body included, so
+            # it bounds a full answer; `timeout` (first chunk, gaps between chunks) is ours.
+            # retry_options with one attempt stops the SDK's hidden retries: we own them.
+            self._client = genai.Client(
+                api_key=self._api_key,
+                http_options=types.HttpOptions(
+                    base_url=self._base_url,
+                    timeout=int(max(self._timeout, self._total_timeout) * 1000),
+                    retry_options=types.HttpRetryOptions(attempts=1),
+                    aiohttp_client=self._session,
+                ),
+            )
+        return self._client.aio._api_client
 
     def estimate_tokens(self, text: str) -> int:
         """A cheap estimate: counting exactly would cost a request per message."""
@@ -140,8 +170,11 @@ class GeminiModel:
         if self._closed:
             return
         self._closed = True
-        await self._client.aio.aclose()
-        self._client.close()
+        if self._client is not None:
+            await self._client.aio.aclose()
+            self._client.close()
+        if self._session is not None:
+            await self._session.close()
 
     def _request(self, system: str, turns: Sequence[Turn]) -> dict[str, Any]:
         """The streamGenerateContent body in the API's own JSON shape.
@@ -200,7 +233,7 @@ class GeminiModel:
         responses: AsyncIterator[Any] | None = None
         finish = ""
         # The SDK's own request path, minus the pydantic round trips (see _request).
-        api = self._client.aio._api_client
+        api = self._api()
         path = f"{self._model_path}:streamGenerateContent?alt=sse"
         try:
             async with asyncio.timeout(self._timeout):

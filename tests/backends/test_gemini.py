@@ -13,7 +13,13 @@ from google import genai
 from google.genai import types
 
 from bot.models import rough_tokens
-from bot.models.gemini import DEFAULT_CONTEXT_TOKENS, GeminiModel, context_window
+from bot.models.gemini import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONTEXT_TOKENS,
+    GeminiModel,
+    context_window,
+    env_proxy,
+)
 from bot.ports import ChatModel, ModelBlocked, ModelError, ModelUnavailable
 from bot.types import Image, Turn
 from tests.fakes.gemini_server import BlockedPrompt, Failure, FakeGeminiServer, Hang, Reply
@@ -360,3 +366,15 @@ async def test_fake_answers_generate_content_and_count_tokens(srv: FakeGeminiSer
     assert answer.text == "Hello"
     assert count.total_tokens is not None and count.total_tokens > 0
     assert [r.action for r in srv.requests] == ["generateContent", "countTokens"]
+
+
+def test_the_proxy_comes_from_the_environment_once_and_no_proxy_is_honoured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    assert env_proxy(DEFAULT_BASE_URL) is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert env_proxy(DEFAULT_BASE_URL) == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "googleapis.com")
+    assert env_proxy(DEFAULT_BASE_URL) is None
