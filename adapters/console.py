@@ -153,8 +153,9 @@ def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
                 lang = normalize_lang(locale_hint()) or settings.default_lang
                 model = rt.model
                 print(t("console_banner", lang, backend=model.backend, model=model.model))
-            # Every piece is printed as it comes: a terminal has no edit rate limit.
-            await chat(Session(rt.engine, Policy(interval=0.0)))
+            # Every piece is printed as it comes: a terminal has no edit rate limit and
+            # no cost per call, so nothing is held back either.
+            await chat(Session(rt.engine, Policy(interval=0.0, first_wait=0.0)))
 
     try:
         asyncio.run(run())
