@@ -142,6 +142,11 @@ class TertuliaDiscord(discord.Client):
         mentioned = any(u.id == me.id for u in message.mentions)
         if not (is_direct or mentioned or self._replies_to_me(message, me.id)):
             return
+        if not _may_write(message):
+            # Known from the cached guild state, no API call: asking the model for an
+            # answer nobody can be shown would only cost the owner.
+            log.info("no permission to write in channel %s: not answering", message.channel.id)
+            return
         await self.session.handle(incoming(message, me.id), MessageSurface(message))
 
     @staticmethod
@@ -170,6 +175,17 @@ class TertuliaDiscord(discord.Client):
         # Acknowledge at once, but wait in line: an earlier reply may outlast Discord's 3 s.
         surface.acknowledge()
         await self.session.handle(msg, surface)
+
+
+def _may_write(message: discord.Message) -> bool:
+    """Whether the bot may post in the message's channel, as the gateway last told us."""
+    guild = message.guild
+    if guild is None or guild.me is None:
+        return True  # a DM, or a guild we know too little about: try, and learn from a 403
+    allowed = message.channel.permissions_for(guild.me)
+    if isinstance(message.channel, discord.Thread):
+        return allowed.send_messages_in_threads
+    return allowed.send_messages
 
 
 def incoming(message: discord.Message, my_id: int) -> IncomingMessage:

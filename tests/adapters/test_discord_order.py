@@ -4,6 +4,7 @@ and gets the final text through whatever Discord pushes back with."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from tests.adapters.discord_harness import (
     until,
 )
 from tests.delivery.surfaces import Clock
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import SEND_MESSAGES, FakeDiscord
 from tests.fakes.engine import ScriptedEngine
 
 CHANNEL = 901
@@ -211,3 +212,21 @@ async def test_a_channel_that_refuses_the_bot_gets_no_retries_and_no_calls_for_w
     # "two" and "three" were handed over but closed before the model was asked.
     assert [m.text for m in engine.messages] == ["one", "two", "three", "four"]
     assert len(engine.fetched) == 2
+
+
+async def test_a_channel_where_the_bot_may_not_write_costs_no_model_call(
+    fake: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.discord.client")
+    engine = ScriptedEngine(lambda msg: f"re: {msg.text}")
+    async with adapter(engine, fake, tmp_path):
+        await fake.set_channel_permissions(CHANNEL, deny=SEND_MESSAGES)
+        await fake.guild_message(8, CHANNEL, "<@1001> one", mention=True)
+        # on_message runs as its own task: wait until it has turned "one" away.
+        await until(lambda: "no permission to write" in caplog.text)
+        await fake.set_channel_permissions(CHANNEL)
+        back = await fake.guild_message(8, CHANNEL, "<@1001> two", mention=True)
+        answer = await fake.wait_for(reply_to(fake, back))
+    assert [m.text for m in engine.messages] == ["two"]  # "one" never reached the engine
+    assert answer.content == "re: two"
+    assert len(fake.calls_to("POST", rf"/channels/{CHANNEL}/messages")) == 1

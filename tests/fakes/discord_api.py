@@ -35,6 +35,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+# @everyone's permissions: view channels, send messages (and in threads), read history.
+EVERYONE = str((1 << 10) | (1 << 11) | (1 << 16) | (1 << 38))
+SEND_MESSAGES = 1 << 11
+
+
 class FakeDiscord(DiscordState):
     """Serves `/api/v10` and a `/gateway` websocket for one bot, one guild and its channels.
 
@@ -117,16 +122,7 @@ class FakeDiscord(DiscordState):
                 "application": {"id": str(self.app_id), "flags": 0},
             },
         )
-        channels = [
-            {
-                "id": str(c),
-                "type": 0,
-                "name": f"chan{c}",
-                "position": i,
-                "permission_overwrites": [],
-            }
-            for i, c in enumerate(self.channel_ids)
-        ]
+        channels = [self.channel_json(c) for c in self.channel_ids]
         await self.dispatch(
             "GUILD_CREATE",
             {
@@ -136,8 +132,18 @@ class FakeDiscord(DiscordState):
                 "member_count": 3,
                 "channels": channels,
                 "threads": [],
-                "roles": [],
-                "members": [],
+                # @everyone (the guild's id) may read and write; the bot is a member.
+                "roles": [{"id": str(self.guild_id), "name": "@everyone", "permissions": EVERYONE}],
+                "members": [
+                    {
+                        "user": self._bot_user(),
+                        "roles": [],
+                        "joined_at": "2026-01-01T00:00:00Z",
+                        "flags": 0,
+                        "deaf": False,
+                        "mute": False,
+                    }
+                ],
                 "emojis": [],
                 "stickers": [],
                 "features": [],
@@ -154,6 +160,22 @@ class FakeDiscord(DiscordState):
         for event in missed:  # Discord replays what the client missed, then RESUMED
             await ws.send_json(event)
         await self.dispatch("RESUMED", {})
+
+    def channel_json(self, channel_id: int, *, deny: int = 0) -> dict[str, Any]:
+        """A guild text channel; `deny` takes permission bits from @everyone there."""
+        overwrites = [{"id": str(self.guild_id), "type": 0, "allow": "0", "deny": str(deny)}]
+        return {
+            "id": str(channel_id),
+            "guild_id": str(self.guild_id),
+            "type": 0,
+            "name": f"chan{channel_id}",
+            "position": self.channel_ids.index(channel_id),
+            "permission_overwrites": overwrites if deny else [],
+        }
+
+    async def set_channel_permissions(self, channel_id: int, *, deny: int = 0) -> None:
+        """Change what @everyone (the bot included) may do in a channel: CHANNEL_UPDATE."""
+        await self.dispatch("CHANNEL_UPDATE", self.channel_json(channel_id, deny=deny))
 
     async def dispatch(self, name: str, data: dict[str, Any]) -> None:
         """Send a gateway event; kept for replay when the socket is down or resumed."""
