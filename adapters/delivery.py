@@ -125,16 +125,21 @@ async def deliver(
     ahead = _Ahead(events)
     loop = asyncio.get_running_loop()
     holding: float | None = None  # loop time until which the first words wait for more
-    text = open_page = ""
+    text = ""
     try:
         while (event := await ahead.next(_left(holding, loop))) is not _END:
             if event is _LATER:
                 holding = None  # the answer is slow: show what there is, or "typing"
+                finals, open_page = reply.pager.update(text)
+                for page in finals:
+                    await reply.final(page)
                 await reply.progress(open_page)
                 if not reply.result.messages:
                     typing.start()
             elif isinstance(event, str):
                 text += event
+                if holding is not None and 2 * len(text) < surface.limit:
+                    continue  # held back, and short of a page: nothing to lay out yet
                 finals, open_page = reply.pager.update(text)
                 for page in finals:
                     await reply.final(page)

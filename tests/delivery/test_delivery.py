@@ -265,3 +265,16 @@ async def test_a_silent_model_gets_typing_once_the_hold_is_over() -> None:
     result = await deliver(paced(*steps), surface, clock.policy(interval=0, first_wait=0.05))
     assert result.delivered
     assert [c.kind for c in surface.calls] == ["typing", "send"]
+
+
+async def test_a_quick_long_answer_is_one_send_per_page() -> None:
+    clock = Clock()
+    surface = RecordingSurface(clock)  # 200 characters a page
+    words = [f"word{i:03} " for i in range(100)]  # 800 characters
+    steps: list[tuple[float, ReplyEvent]] = [(0.0, Accepted(REF))]
+    steps += [*[(0.0, w) for w in words], (0.0, DONE)]
+    result = await deliver(paced(*steps), surface, clock.policy(interval=0, first_wait=5.0))
+    assert result.delivered
+    assert {c.kind for c in surface.calls} == {"send"}  # no typing, no edits
+    assert " ".join(surface.messages.values()).split() == [w.strip() for w in words]
+    assert all(len(text) <= 200 for text in surface.messages.values())
