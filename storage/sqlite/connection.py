@@ -1,4 +1,4 @@
-"""The process's one aiosqlite connection: open, pragmas, WAL, checkpoints and query helpers."""
+"""The process's aiosqlite connections: open, pragmas, WAL, checkpoints and query helpers."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ class Database:
         self._checkpoint_every = checkpoint_every
         self._checkpointer: asyncio.Task[None] | None = None
         self._conn: aiosqlite.Connection | None = None
+        # The per-message reads run on their own connection (and worker thread): WAL lets
+        # them overlap other chats' writes instead of queueing behind them.
+        self._reader: aiosqlite.Connection | None = None
         # One connection serves every task of the process: transactions must not interleave.
         self._write_lock = asyncio.Lock()
 
@@ -74,6 +77,13 @@ class Database:
                 raise StorageError(f"TERTULIA_DB: cannot use {self.path}: {exc}") from None
             raise
         self._conn = conn
+        try:
+            self._reader = await self._connect()
+            await self._reader.execute("PRAGMA query_only = 1")
+            await self._reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        except BaseException:
+            await self.close()
+            raise
         self._checkpointer = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoint")
 
     async def close(self) -> None:
@@ -82,6 +92,9 @@ class Database:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
             self._checkpointer = None
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -164,6 +177,14 @@ class Database:
         # a half-read cursor would hold a stale read snapshot, and another task's
         # BEGIN IMMEDIATE on this connection would then fail at once with SQLITE_BUSY.
         return list(await self.conn.execute_fetchall(sql, params))
+
+    async def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """A read on the reader connection, which does not queue behind this process's writes.
+
+        It sees every committed write and never one still in progress.
+        """
+        reader = self._reader or self.conn
+        return list(await reader.execute_fetchall(sql, params))
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         rows = await self._all(sql, params)

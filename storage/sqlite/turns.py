@@ -45,7 +45,8 @@ class TurnQueries(Database):
         # Most turns come from someone known, in a conversation already open: one read
         # finds both, and the turn's only write is its own row. Writing the user's row
         # every time would also burn an AUTOINCREMENT id per message (migration 004).
-        known = await self._one(KNOWN_SQL, (key.chat_id, key.platform, key.user_id))
+        found = await self._read(KNOWN_SQL, (key.chat_id, key.platform, key.user_id))
+        known = found[0] if found else None
         if known is None or known[3] != display_name:
             (row,) = await self._statement(
                 "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
@@ -94,7 +95,7 @@ class TurnQueries(Database):
         self, user_id: int, conversation_id: int, *, max_turns: int = 200
     ) -> list[StoredTurn]:
         """The newest `ok` chat turns of one conversation, newest first (an indexed read)."""
-        rows = await self._all(WINDOW_SQL, (user_id, conversation_id, max_turns))
+        rows = await self._read(WINDOW_SQL, (user_id, conversation_id, max_turns))
         return [StoredTurn(role, text, tokens) for role, text, tokens in rows]
 
     async def complete(

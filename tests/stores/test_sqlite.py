@@ -98,6 +98,23 @@ async def test_forget_leaves_no_row_behind(sqlite: SqliteStore) -> None:
     assert texts == [("bob's",)]
 
 
+async def test_reads_overlap_writes_and_never_see_one_in_progress(sqlite: SqliteStore) -> None:
+    first = await said(sqlite, "hola")
+    ref = await sqlite.complete(
+        first.ref, reply="qué tal", outcome=Outcome.OK, tokens=1, first_token_ms=1, latency_ms=1
+    )
+    async with sqlite._write() as conn:  # another chat's write, still in progress
+        await conn.execute(
+            "UPDATE messages SET text = 'half-written' WHERE id = ?", (ref.prompt_id,)
+        )
+        # On one shared connection this read would run inside that transaction and see
+        # its uncommitted text; on the reader it sees the committed state, at once.
+        window = await asyncio.wait_for(sqlite.window(first.user.id, ref.conversation_id), 2)
+    assert [t.text for t in window] == ["qué tal", "hola"]
+    after = await sqlite.window(first.user.id, ref.conversation_id)
+    assert [t.text for t in after] == ["qué tal", "half-written"]  # committed now
+
+
 async def test_history_is_oldest_first_per_chat_with_enums(sqlite: SqliteStore) -> None:
     first = await said(sqlite, "one")
     await sqlite.complete(
