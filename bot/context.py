@@ -1,10 +1,15 @@
-"""Context building: the persona's system prompt plus the newest turns that fit a budget."""
+"""Context building: the persona's prompt, recalled earlier turns, the newest turns that fit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Callable, Sequence
 
-from bot.types import StoredTurn, Turn
+from bot.types import Recalled, StoredTurn, Turn
+
+_WORD = re.compile(r"\w{3,}")  # shorter words match too much to be worth a search
+SNIPPET_CHARS = 300
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 
@@ -35,3 +40,41 @@ def fit_window(newest_first: Sequence[StoredTurn], budget: int) -> list[Turn]:
     while kept and kept[0].role != "user":
         kept.pop(0)
     return [Turn(s.role, s.text) for s in kept]
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a message worth searching earlier conversations for, first seen first."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
+
+
+def recall_block(recalled: Sequence[Recalled], budget: int, estimate: Callable[[str], int]) -> str:
+    """Earlier exchanges for the system prompt, best first, as many as fit `budget` tokens."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    used = 0
+    for hit in recalled:
+        question, answer = (
+            (hit.text, hit.partner) if hit.role == "user" else (hit.partner, hit.text)
+        )
+        key = f"{question}\x00{answer}"
+        if key in seen:
+            continue  # both turns of one exchange matched
+        seen.add(key)
+        day = time.strftime("%Y-%m-%d", time.gmtime(hit.said_at))
+        line = f"- [{day}] They said: {_clip(question)}" if question else f"- [{day}]"
+        if answer:
+            line += f" / You answered: {_clip(answer)}"
+        cost = estimate(line)
+        if used + cost > budget:
+            break
+        lines.append(line)
+        used += cost
+    if not lines:
+        return ""
+    head = "From earlier conversations with this person (use what helps, never invent more):"
+    return "\n".join([head, *lines])
+
+
+def _clip(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1] + "…"

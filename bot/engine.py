@@ -280,7 +280,16 @@ class Engine:
         system = context.system_prompt(persona.prompt, lang)
         budget = self.context_tokens - self.model.estimate_tokens(system)
         budget -= self.model.estimate_tokens(text)
-        stored = await self.store.window(user.id, ingested.ref.conversation_id)
+        # What this person said in other conversations, by the words of this message: up
+        # to a quarter of the budget, the rest for the current conversation.
+        words = context.search_words(text)
+        conversation = ingested.ref.conversation_id
+        found = await self.store.recall(user.id, words, exclude_conversation=conversation)
+        memory = context.recall_block(found, max(budget, 0) // 4, self.model.estimate_tokens)
+        if memory:
+            system = f"{system}\n\n{memory}"
+            budget -= self.model.estimate_tokens(memory)
+        stored = await self.store.window(user.id, conversation)
         turns = context.fit_window(stored, max(budget, 0))
         turns.append(Turn("user", text, images))
         return system, turns

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
-from bot.types import ConversationKey, Ingested, Outcome, StoredTurn, Turn, TurnKind, TurnRef, User
+from bot.types import (
+    ConversationKey,
+    Ingested,
+    Outcome,
+    Recalled,
+    StoredTurn,
+    Turn,
+    TurnKind,
+    TurnRef,
+    User,
+)
 
 
 class ModelError(Exception):
@@ -77,6 +87,13 @@ class MemoryStore(Protocol):
         self, user_id: int, conversation_id: int, *, max_turns: int = 200
     ) -> list[StoredTurn]:
         """The newest `ok` chat turns of one conversation, newest first."""
+        ...
+
+    async def recall(
+        self, user_id: int, words: Sequence[str], *, exclude_conversation: int, limit: int = 5
+    ) -> list[Recalled]:
+        """The person's answered chat turns from other conversations that best match any of
+        `words` (full text, accents folded), best first."""
         ...
 
     async def complete(

@@ -158,6 +158,16 @@ class StoredTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class Recalled:
+    """A turn from one of the person's earlier conversations, with the turn that pairs it."""
+
+    role: Role
+    text: str
+    said_at: float  # Unix time
+    partner: str | None = None  # the reply to a user's turn, or the question a reply answers
+
+
+@dataclass(frozen=True, slots=True)
 class Ingested:
     """A user's turn just stored: who they are and where it went."""
 

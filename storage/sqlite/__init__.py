@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.sqlite.recall import RecallQueries
 from storage.sqlite.reports import ReportQueries, StoredMessage
 from storage.sqlite.turns import TurnQueries
 from storage.sqlite.users import UserQueries
@@ -9,10 +10,10 @@ from storage.sqlite.users import UserQueries
 __all__ = ["SqliteStore", "StoredMessage"]
 
 
-class SqliteStore(TurnQueries, UserQueries, ReportQueries):
+class SqliteStore(TurnQueries, RecallQueries, UserQueries, ReportQueries):
     """Per-person memory in one SQLite file shared by every platform process.
 
     `SqliteStore(path, *, busy_timeout_ms=10_000, checkpoint_every=0.5)`; open it once
     (`async with store:`). The queries live by responsibility in turns, users and
-    reports; the connection and its helpers in connection.
+    recall and reports; the connection and its helpers in connection.
     """

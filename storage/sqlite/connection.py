@@ -60,6 +60,9 @@ class Database:
         try:
             await self._enable_wal(conn)
             await conn.execute("PRAGMA synchronous = NORMAL")
+            # Erased means gone: freed pages and cells are zeroed, not left for a reader of
+            # the file to find (the cost is a write of zeros where a delete frees space).
+            await conn.execute("PRAGMA secure_delete = ON")
             # A conversation's turns are spread over many pages of a big file: read them
             # through memory mapping and a larger page cache instead of a syscall per page.
             await conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")

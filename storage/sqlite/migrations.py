@@ -151,6 +151,33 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE users_new RENAME TO users;
         """,
     ),
+    (
+        "005_recall_full_text",
+        """
+        -- Every message, searchable by its words: accents folded (remove_diacritics 2, so
+        -- "cancion" finds "canción" and "Ánimo" finds "animo"), stored once in messages.
+        -- The user's id is an indexed column, so a search reads only that person's rows.
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            text, user_id, content='messages', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts (rowid, text, user_id)
+                VALUES (NEW.id, NEW.text, NEW.user_id);
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text, user_id)
+                VALUES ('delete', OLD.id, OLD.text, OLD.user_id);
+        END;
+        CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, user_id ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, text, user_id)
+                VALUES ('delete', OLD.id, OLD.text, OLD.user_id);
+            INSERT INTO messages_fts (rowid, text, user_id)
+                VALUES (NEW.id, NEW.text, NEW.user_id);
+        END;
+        INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+        """,
+    ),
 )
 
 

@@ -52,4 +52,10 @@ class UserQueries(Database):
             # ON DELETE CASCADE removes conversations and messages with the user row
             # (migration 003 indexes the lookups the cascade makes).
             await self._all("DELETE FROM users WHERE id = ?", (user_id,))
+            # The full-text index only marks deleted rows until its segments merge: merge
+            # them now, so no word of this person's stays in the file (costs a rewrite of
+            # the index; /forget is rare).
+            await self._all("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+        # And out of the WAL, which still holds the pages as they were before.
+        await self._all("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(count)

@@ -342,3 +342,25 @@ async def test_language_follows_hint_then_lang_command(make_engine: MakeEngine) 
     assert "English" in await collect(engine, command("/lang en", language="es"))
     assert (await collect(engine, command("/help", language="es"))).startswith("Commands:")
     assert await engine.language(msg("", language="es")) == "en"
+
+
+async def test_what_was_said_in_an_earlier_conversation_is_recalled(
+    make_engine: MakeEngine,
+) -> None:
+    model = FakeModel(lambda turns: f"re: {turns[-1].text}")
+    engine = make_engine(model)
+    await collect(engine, msg("Mi perro se llama Trufa y es un teckel"))
+    await collect(engine, msg("Hoy llueve mucho"))
+    await collect(engine, msg("Mi perro se llama Rayo", user="bob"))  # someone else's dog
+    await collect(engine, command("/new"))
+    await collect(engine, msg("¿Cómo se llama mi perro?"))
+    system, turns = model.calls[-1]
+    assert [t.text for t in turns] == ["¿Cómo se llama mi perro?"]  # a new conversation
+    assert "They said: Mi perro se llama Trufa y es un teckel" in system
+    assert "You answered: re: Mi perro se llama Trufa" in system
+    assert "Rayo" not in system and "llueve" not in system
+    # The conversation in progress is never recalled into its own prompt.
+    await collect(engine, msg("Y mi perro, ¿qué raza es?"))
+    system, turns = model.calls[-1]
+    assert system.count("They said: Mi perro se llama Trufa") == 1
+    assert "¿Cómo se llama mi perro?" not in system

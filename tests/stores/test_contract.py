@@ -207,3 +207,43 @@ async def test_an_erased_persons_ref_never_reaches_the_next_newcomer(store: Memo
     await store.settle(ann.ref, Outcome.OK)
     assert await store.window(bob.user.id, bob.ref.conversation_id) == []
     assert (await store.stats())["messages"] == 1
+
+
+async def test_recall_finds_earlier_conversations_by_words_accents_folded(
+    store: MemoryStore,
+) -> None:
+    dog = await exchange(store, "Mi perro se llama Trufa y le encanta una canción")
+    await exchange(store, "Tengo que regar las plantas")
+    current = await store.new_conversation(dog.user_id, "c1")
+    said_then = "Mi perro se llama Trufa y le encanta una canción"
+    found = await store.recall(dog.user_id, ["cancion", "perro"], exclude_conversation=current)
+    assert {(h.role, h.text, h.partner) for h in found} == {
+        ("user", said_then, f"re: {said_then}"),
+        ("assistant", f"re: {said_then}", said_then),
+    }
+    assert all("plantas" not in h.text for h in found)
+    # The conversation in progress is the window's business, not recall's.
+    assert (
+        await store.recall(dog.user_id, ["perro"], exclude_conversation=dog.conversation_id) == []
+    )
+    # Words are data, never FTS syntax.
+    assert await store.recall(dog.user_id, ['"', "NEAR(", "*"], exclude_conversation=current) == []
+
+
+async def test_recall_skips_failed_and_command_turns_and_other_people(store: MemoryStore) -> None:
+    failed = await said(store, "el perro falló")
+    await answer(store, failed.ref, "", Outcome.FAILED)
+    await said(store, "/persona perro", kind=TurnKind.COMMAND)
+    bob = await exchange(store, "el perro de bob", user="bob")
+    ann = (await said(store, "hola")).user
+    assert await store.recall(ann.id, ["perro"], exclude_conversation=-1) == []
+    found = await store.recall(bob.user_id, ["perro"], exclude_conversation=-1)
+    assert {h.text for h in found} == {"el perro de bob", "re: el perro de bob"}
+
+
+async def test_an_erased_person_is_not_recalled(store: MemoryStore) -> None:
+    ref = await exchange(store, "mi número secreto es 4242")
+    await store.forget(ref.user_id)
+    again = await said(store, "hola")
+    assert await store.recall(again.user.id, ["secreto", "4242"], exclude_conversation=-1) == []
+    assert await store.recall(ref.user_id, ["secreto", "4242"], exclude_conversation=-1) == []

@@ -246,6 +246,17 @@ class World:
                     if r.kind is TurnKind.CHAT and r.outcome is Outcome.OK
                 ]
                 assert [(t.role, t.text, t.tokens) for t in window] == expected
+            # Recall by words finds every answered chat turn of this person, and only theirs
+            # (each text holds its owner's name and a number).
+            words = [*PEOPLE, *(str(n) for n in range(1, self.said + 1))]
+            found = await self.store.recall(person.id, words, exclude_conversation=-1, limit=9999)
+            assert {(h.role, h.text) for h in found} == {
+                (r.role, r.text)
+                for rows in person.rows.values()
+                for r in rows
+                if r.kind is TurnKind.CHAT and r.outcome is Outcome.OK
+            }
+            assert all(h.partner is None or h.partner.startswith(f"{name}:") for h in found)
             if isinstance(self.store, SqliteStore):
                 history = await self.store.history(person.id, limit=1000)
                 assert all(m.text.startswith(f"{name}:") for m in history)

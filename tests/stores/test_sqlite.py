@@ -227,3 +227,20 @@ def test_two_processes_write_one_fresh_file_at_once(tmp_path: Path) -> None:
         ("telegram", "user", "chat", "ok", count, count),
     ]
     assert (users, migrations) == (40, len(MIGRATIONS))
+
+
+async def test_an_erased_persons_words_are_nowhere_in_the_files(sqlite: SqliteStore) -> None:
+    for name in ("ann", "bob", "cy"):
+        turn = await said(sqlite, f"mi clave es zanahoria{name} y nada más", user=name)
+        await sqlite.complete(
+            turn.ref, reply=f"anotado {name}", outcome=Outcome.OK, tokens=1,
+            first_token_ms=1, latency_ms=1,
+        )  # fmt: skip
+    await sqlite.forget(turn.user.id)  # cy
+    files = [sqlite.path, sqlite.path.with_name(sqlite.path.name + "-wal")]
+    raw = b"".join(f.read_bytes() for f in files if f.exists())
+    assert b"zanahoriacy" not in raw and b"anotado cy" not in raw
+    assert b"zanahoriabob" in raw  # the others' words are still there, and found
+    bob = (await said(sqlite, "hola", user="bob")).user
+    found = await sqlite.recall(bob.id, ["zanahoriabob"], exclude_conversation=-1)
+    assert [h.text for h in found] == ["mi clave es zanahoriabob y nada más"]

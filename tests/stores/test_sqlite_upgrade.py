@@ -51,6 +51,9 @@ async def test_a_file_from_the_first_release_keeps_its_history(db_path: Path) ->
         assert ann is not None and (ann.id, ann.lang, ann.persona) == (1, "es", "pirate")
         got = [(m.text, m.kind, m.outcome) for m in await db.history(ann.id)]
         window = [t.text for t in await db.window(ann.id, 1)]
+        # Messages from before full-text search are indexed by the migration that adds it.
+        recalled = await db.recall(ann.id, ["asked", "broke"], exclude_conversation=-1)
+    assert [(h.text, h.partner) for h in recalled] == [("asked", "answered")]
     assert got == [
         ("asked", TurnKind.CHAT, Outcome.OK),
         ("answered", TurnKind.CHAT, Outcome.OK),

@@ -1,0 +1,51 @@
+"""Recall on SQLite: a person's earlier conversations searched by their words (FTS5, BM25)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.types import Recalled
+from storage.sqlite.connection import Database
+
+# The best matches among one person's answered chat turns outside the current
+# conversation, each with its pair: the reply to a question, or the question a reply
+# answers. The user_id column filter makes FTS5 intersect with that person's rows only.
+RECALL_SQL = (
+    "SELECT m.role, m.text, m.created_at, p.text"
+    " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
+    " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
+    "  AND p.id = (CASE m.role WHEN 'user'"
+    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
+    " WHERE messages_fts MATCH ? AND m.user_id = ? AND m.conversation_id != ?"
+    "  AND m.kind = 'chat' AND m.outcome = 'ok'"
+    " ORDER BY bm25(messages_fts) LIMIT ?"
+)
+MAX_WORDS = 16
+
+
+def match_expression(user_id: int, words: Sequence[str]) -> str | None:
+    """The FTS5 query: this person's rows holding any of `words`; None when none is usable.
+
+    Every word is quoted, so nothing a person writes is read as FTS5 syntax.
+    """
+    terms = [w.replace('"', "") for w in words][:MAX_WORDS]
+    terms = [t for t in terms if t]
+    if not terms:
+        return None
+    anyof = " OR ".join(f'"{t}"' for t in terms)
+    return f'user_id : "{user_id}" AND text : ({anyof})'
+
+
+class RecallQueries(Database):
+    """Full-text recall across one person's conversations."""
+
+    async def recall(
+        self, user_id: int, words: Sequence[str], *, exclude_conversation: int, limit: int = 5
+    ) -> list[Recalled]:
+        """The person's answered chat turns from other conversations that best match any of
+        `words` (full text, accents folded), best first."""
+        query = match_expression(user_id, words)
+        if query is None or limit <= 0:
+            return []
+        rows = await self._read(RECALL_SQL, (query, user_id, exclude_conversation, limit))
+        return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in rows]
