@@ -18,6 +18,7 @@ from bench.common import percentile
 from bot.engine import Engine
 from bot.types import ConversationKey, IncomingMessage
 from storage.sqlite import SqliteStore
+from storage.sqlite.terms import recall_terms
 from tests.fakes.model import FakeModel
 
 REPLY = "Claro, aquí tienes una respuesta breve."
@@ -29,6 +30,8 @@ def populate(path: Path, messages: int, users: int) -> None:
     """Fill the schema with `messages` stored turns spread over `users` users (bulk, raw SQL)."""
     now = time.time()
     with sqlite3.connect(path) as db:
+        # The full-text index's triggers call it, as on the store's own connection.
+        db.create_function("recall_terms", 2, recall_terms, deterministic=True)
         db.executemany(
             "INSERT INTO users (id, platform, platform_user_id, display_name, created_at)"
             " VALUES (?, 'bench', ?, ?, ?)",

@@ -21,6 +21,7 @@ from tenacity import (
 
 from bot.ports import StorageError
 from storage.sqlite.migrations import migrate
+from storage.sqlite.terms import recall_terms
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class Database:
             # to autocheckpoint they land inside whichever reply commits the 1000th page;
             # a background task on its own connection does them instead (_checkpoints).
             await conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # The full-text index's triggers (and migration 005) call it on every write.
+            await conn.create_function("recall_terms", 2, recall_terms, deterministic=True)
             await migrate(conn)  # which leaves foreign keys on (the cascades of forget)
         except BaseException as exc:
             # aiosqlite's worker is not a daemon thread: an unclosed connection would keep

@@ -154,28 +154,28 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         "005_recall_full_text",
         """
-        -- Every message, searchable by its words: accents folded (remove_diacritics 2, so
-        -- "cancion" finds "canción" and "Ánimo" finds "animo"), stored once in messages.
-        -- The user's id is an indexed column, so a search reads only that person's rows.
-        CREATE VIRTUAL TABLE messages_fts USING fts5(
-            text, user_id, content='messages', content_rowid='id',
-            tokenize='unicode61 remove_diacritics 2'
+        -- Every message, searchable by its words. Each word is stored as "u<user id>x<word>"
+        -- (recall_terms(), registered on the store's connection), so a search reads only
+        -- that person's entries, and BM25 weighs a word by how rare it is in their own
+        -- messages: cost and ranking do not depend on everyone else's. unicode61 with
+        -- remove_diacritics 2 folds case and accents ("cancion" finds "canción").
+        CREATE VIRTUAL TABLE recall_fts USING fts5(
+            terms, tokenize='unicode61 remove_diacritics 2'
         );
-        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-            INSERT INTO messages_fts (rowid, text, user_id)
-                VALUES (NEW.id, NEW.text, NEW.user_id);
+        CREATE TRIGGER recall_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO recall_fts (rowid, terms)
+                VALUES (NEW.id, recall_terms(NEW.user_id, NEW.text));
         END;
-        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-            INSERT INTO messages_fts (messages_fts, rowid, text, user_id)
-                VALUES ('delete', OLD.id, OLD.text, OLD.user_id);
+        CREATE TRIGGER recall_fts_delete AFTER DELETE ON messages BEGIN
+            DELETE FROM recall_fts WHERE rowid = OLD.id;
         END;
-        CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, user_id ON messages BEGIN
-            INSERT INTO messages_fts (messages_fts, rowid, text, user_id)
-                VALUES ('delete', OLD.id, OLD.text, OLD.user_id);
-            INSERT INTO messages_fts (rowid, text, user_id)
-                VALUES (NEW.id, NEW.text, NEW.user_id);
+        CREATE TRIGGER recall_fts_update AFTER UPDATE OF text, user_id ON messages BEGIN
+            DELETE FROM recall_fts WHERE rowid = OLD.id;
+            INSERT INTO recall_fts (rowid, terms)
+                VALUES (NEW.id, recall_terms(NEW.user_id, NEW.text));
         END;
-        INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+        INSERT INTO recall_fts (rowid, terms)
+            SELECT id, recall_terms(user_id, text) FROM messages;
         """,
     ),
 )

@@ -6,19 +6,20 @@ from collections.abc import Sequence
 
 from bot.types import Recalled
 from storage.sqlite.connection import Database
+from storage.sqlite.terms import recall_terms
 
 # The best matches among one person's answered chat turns outside the current
 # conversation, each with its pair: the reply to a question, or the question a reply
-# answers. The user_id column filter makes FTS5 intersect with that person's rows only.
+# answers. Every term is the person's own (see recall_terms), so FTS5 reads only theirs.
 RECALL_SQL = (
     "SELECT m.role, m.text, m.created_at, p.text"
-    " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
+    " FROM recall_fts f JOIN messages m ON m.id = f.rowid"
     " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
     "  AND p.id = (CASE m.role WHEN 'user'"
     "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
-    " WHERE messages_fts MATCH ? AND m.user_id = ? AND m.conversation_id != ?"
+    " WHERE recall_fts MATCH ? AND m.user_id = ? AND m.conversation_id != ?"
     "  AND m.kind = 'chat' AND m.outcome = 'ok'"
-    " ORDER BY bm25(messages_fts) LIMIT ?"
+    " ORDER BY bm25(recall_fts) LIMIT ?"
 )
 MAX_WORDS = 16
 
@@ -26,14 +27,12 @@ MAX_WORDS = 16
 def match_expression(user_id: int, words: Sequence[str]) -> str | None:
     """The FTS5 query: this person's rows holding any of `words`; None when none is usable.
 
-    Every word is quoted, so nothing a person writes is read as FTS5 syntax.
+    Every term is quoted, so nothing a person writes is read as FTS5 syntax.
     """
-    terms = [w.replace('"', "") for w in words][:MAX_WORDS]
-    terms = [t for t in terms if t]
+    terms = recall_terms(user_id, " ".join(words)).split()[:MAX_WORDS]
     if not terms:
         return None
-    anyof = " OR ".join(f'"{t}"' for t in terms)
-    return f'user_id : "{user_id}" AND text : ({anyof})'
+    return " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
 
 
 class RecallQueries(Database):

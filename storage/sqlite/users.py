@@ -55,7 +55,7 @@ class UserQueries(Database):
             # The full-text index only marks deleted rows until its segments merge: merge
             # them now, so no word of this person's stays in the file (costs a rewrite of
             # the index; /forget is rare).
-            await self._all("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+            await self._all("INSERT INTO recall_fts (recall_fts) VALUES ('optimize')")
         # And out of the WAL, which still holds the pages as they were before.
         await self._all("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(count)
