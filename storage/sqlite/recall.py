@@ -12,14 +12,18 @@ from storage.sqlite.terms import recall_terms
 # conversation, each with its pair: the reply to a question, or the question a reply
 # answers. Every term is the person's own (see recall_terms), so FTS5 reads only theirs.
 RECALL_SQL = (
-    "SELECT m.role, m.text, m.created_at, p.text"
-    " FROM recall_fts f JOIN messages m ON m.id = f.rowid"
-    " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
-    "  AND p.id = (CASE m.role WHEN 'user'"
-    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
-    " WHERE recall_fts MATCH ? AND m.user_id = ? AND m.conversation_id != ?"
-    "  AND m.kind = 'chat' AND m.outcome = 'ok'"
-    " ORDER BY bm25(recall_fts) LIMIT ?"
+    "SELECT hit.role, hit.text, hit.created_at, p.text FROM ("
+    "  SELECT m.id, m.user_id, m.role, m.text, m.created_at, m.reply_to,"
+    "   bm25(recall_fts) AS score"
+    "  FROM recall_fts f JOIN messages m ON m.id = f.rowid"
+    "  WHERE recall_fts MATCH ? AND m.user_id = ? AND m.conversation_id != ?"
+    "   AND m.kind = 'chat' AND m.outcome = 'ok'"
+    "  ORDER BY score LIMIT ?) hit"
+    # Pairs only for the few best hits, not for every match.
+    " LEFT JOIN messages p ON p.user_id = hit.user_id AND p.outcome = 'ok'"
+    "  AND p.id = (CASE hit.role WHEN 'user'"
+    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = hit.id) ELSE hit.reply_to END)"
+    " ORDER BY hit.score"
 )
 MAX_WORDS = 16
 
