@@ -10,21 +10,21 @@ from storage.sqlite.terms import recall_terms
 
 # The best matches among one person's answered chat turns outside the current
 # conversation, each with its pair: the reply to a question, or the question a reply
-# answers. Every term is the person's own (see recall_terms), so FTS5 reads only theirs.
+# answers. Every term is the person's own (see recall_terms), so FTS5 reads only theirs;
+# the index alone ranks them, and only the best few rows of messages are read (more
+# than asked for: some are the current conversation, or turns that failed).
 RECALL_SQL = (
-    "SELECT hit.role, hit.text, hit.created_at, p.text FROM ("
-    "  SELECT m.id, m.user_id, m.role, m.text, m.created_at, m.reply_to,"
-    "   bm25(recall_fts) AS score"
-    "  FROM recall_fts f JOIN messages m ON m.id = f.rowid"
-    "  WHERE recall_fts MATCH ? AND m.user_id = ? AND m.conversation_id != ?"
-    "   AND m.kind = 'chat' AND m.outcome = 'ok'"
-    "  ORDER BY score LIMIT ?) hit"
-    # Pairs only for the few best hits, not for every match.
-    " LEFT JOIN messages p ON p.user_id = hit.user_id AND p.outcome = 'ok'"
-    "  AND p.id = (CASE hit.role WHEN 'user'"
-    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = hit.id) ELSE hit.reply_to END)"
-    " ORDER BY hit.score"
+    "SELECT m.role, m.text, m.created_at, p.text"
+    " FROM (SELECT rowid AS id, rank FROM recall_fts WHERE recall_fts MATCH ?"
+    "  ORDER BY rank LIMIT ?) hit"
+    " JOIN messages m ON m.id = hit.id"
+    " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
+    "  AND p.id = (CASE m.role WHEN 'user'"
+    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
+    " WHERE m.user_id = ? AND m.conversation_id != ? AND m.kind = 'chat' AND m.outcome = 'ok'"
+    " ORDER BY hit.rank LIMIT ?"
 )
+OVERFETCH = 4
 MAX_WORDS = 16
 
 
@@ -50,5 +50,6 @@ class RecallQueries(Database):
         query = match_expression(user_id, words)
         if query is None or limit <= 0:
             return []
-        rows = await self._read(RECALL_SQL, (query, user_id, exclude_conversation, limit))
+        params = (query, limit * OVERFETCH, user_id, exclude_conversation, limit)
+        rows = await self._read(RECALL_SQL, params)
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in rows]
