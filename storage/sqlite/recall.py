@@ -11,8 +11,8 @@ from storage.sqlite.terms import recall_terms
 # The best matches among one person's answered chat turns outside the current
 # conversation, each with its pair: the reply to a question, or the question a reply
 # answers. Every term is the person's own (see recall_terms), so FTS5 reads only theirs;
-# the index alone ranks them, and only the best few rows of messages are read (more
-# than asked for: some are the current conversation, or turns that failed).
+# the index alone ranks them, and only the best candidates' rows of messages are read:
+# enough that a long current conversation on the same words cannot crowd out the rest.
 RECALL_SQL = (
     "SELECT m.role, m.text, m.created_at, p.text"
     " FROM (SELECT rowid AS id, rank FROM recall_fts WHERE recall_fts MATCH ?"
@@ -24,7 +24,7 @@ RECALL_SQL = (
     " WHERE m.user_id = ? AND m.conversation_id != ? AND m.kind = 'chat' AND m.outcome = 'ok'"
     " ORDER BY hit.rank LIMIT ?"
 )
-OVERFETCH = 4
+CANDIDATES = 250  # more than the turns a context window holds (its read stops at 200)
 MAX_WORDS = 16
 
 
@@ -50,6 +50,6 @@ class RecallQueries(Database):
         query = match_expression(user_id, words)
         if query is None or limit <= 0:
             return []
-        params = (query, limit * OVERFETCH, user_id, exclude_conversation, limit)
+        params = (query, max(CANDIDATES, limit), user_id, exclude_conversation, limit)
         rows = await self._read(RECALL_SQL, params)
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in rows]

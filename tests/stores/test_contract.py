@@ -247,3 +247,17 @@ async def test_an_erased_person_is_not_recalled(store: MemoryStore) -> None:
     again = await said(store, "hola")
     assert await store.recall(again.user.id, ["secreto", "4242"], exclude_conversation=-1) == []
     assert await store.recall(ref.user_id, ["secreto", "4242"], exclude_conversation=-1) == []
+
+
+async def test_a_long_conversation_on_the_same_words_does_not_crowd_out_older_ones(
+    store: MemoryStore,
+) -> None:
+    old = await exchange(store, "mi perro Trufa odia la lluvia")
+    await store.new_conversation(old.user_id, "c1")
+    for n in range(60):  # the conversation in progress talks about the dog all along
+        now = await exchange(store, f"el perro otra vez, vuelta {n}")
+    found = await store.recall(old.user_id, ["perro"], exclude_conversation=now.conversation_id)
+    assert {h.text for h in found} == {
+        "mi perro Trufa odia la lluvia",
+        "re: mi perro Trufa odia la lluvia",
+    }
