@@ -225,7 +225,7 @@ class Engine:
             if images is None:
                 outcome, notice = Outcome.FAILED, t("image_unreadable", lang)
             else:
-                system, turns = await self._context(ingested, text, images, lang)
+                system, turns = await self._context(msg, ingested, images, lang)
                 asked = True
                 try:
                     async with aclosing(self.model.stream(system, turns)) as stream:
@@ -272,9 +272,10 @@ class Engine:
         yield Done(ref, outcome, notice)
 
     async def _context(
-        self, ingested: Ingested, text: str, images: tuple[Image, ...], lang: str
+        self, msg: IncomingMessage, ingested: Ingested, images: tuple[Image, ...], lang: str
     ) -> tuple[str, list[Turn]]:
         """The system prompt and the newest turns that fit the budget, this message last."""
+        text = msg.text.strip()
         user = ingested.user
         persona = self.personas.get(user.persona or "") or self.personas[self.default_persona]
         system = context.system_prompt(persona.prompt, lang)
@@ -284,7 +285,11 @@ class Engine:
         # to a quarter of the budget, the rest for the current conversation.
         words = context.search_words(text)
         conversation = ingested.ref.conversation_id
-        found = await self.store.recall(user.id, words, exclude_conversation=conversation)
+        # Never a private chat's words into a group: from a group, recall only that group.
+        where = None if msg.is_direct else msg.key.chat_id
+        found = await self.store.recall(
+            user.id, words, exclude_conversation=conversation, chat_id=where
+        )
         memory = context.recall_block(found, max(budget, 0) // 4, self.model.estimate_tokens)
         if memory:
             system = f"{system}\n\n{memory}"

@@ -90,10 +90,16 @@ class MemoryStore(Protocol):
         ...
 
     async def recall(
-        self, user_id: int, words: Sequence[str], *, exclude_conversation: int, limit: int = 5
+        self,
+        user_id: int,
+        words: Sequence[str],
+        *,
+        exclude_conversation: int,
+        chat_id: str | None = None,
+        limit: int = 5,
     ) -> list[Recalled]:
-        """The person's answered chat turns from other conversations that best match any of
-        `words` (full text, accents folded), best first."""
+        """The person's answered chat turns from other conversations (in `chat_id` only,
+        when given) that best match any of `words` (full text, accents folded), best first."""
         ...
 
     async def complete(

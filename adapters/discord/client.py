@@ -179,11 +179,18 @@ class TertuliaDiscord(discord.Client):
 
 def _may_write(message: discord.Message) -> bool:
     """Whether the bot may post in the message's channel, as the gateway last told us."""
-    guild = message.guild
-    if guild is None or guild.me is None:
-        return True  # a DM, or a guild we know too little about: try, and learn from a 403
-    allowed = message.channel.permissions_for(guild.me)
-    if isinstance(message.channel, discord.Thread):
+    guild, channel = message.guild, message.channel
+    known = isinstance(channel, discord.abc.GuildChannel) or (
+        isinstance(channel, discord.Thread) and channel.parent is not None
+    )
+    if guild is None or guild.me is None or not known:
+        # A DM, or a channel we know too little about: try, and learn from a 403.
+        return True
+    try:
+        allowed = channel.permissions_for(guild.me)
+    except discord.ClientException:
+        return True
+    if isinstance(channel, discord.Thread):
         return allowed.send_messages_in_threads
     return allowed.send_messages
 

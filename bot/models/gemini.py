@@ -86,7 +86,9 @@ def env_proxy(url: str) -> str | None:
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return proxy
+    # aiohttp speaks only to HTTP proxies (ALL_PROXY is often socks5://): skip others,
+    # as aiohttp's own trust_env did.
+    return proxy if urllib.parse.urlsplit(proxy).scheme in ("http", "https") else None
 
 
 def context_window(model: str) -> int:

@@ -154,28 +154,23 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         "005_recall_full_text",
         """
-        -- Every message, searchable by its words. Each word is stored as "u<user id>x<word>"
-        -- (recall_terms(), registered on the store's connection), so a search reads only
-        -- that person's entries, and BM25 weighs a word by how rare it is in their own
-        -- messages: cost and ranking do not depend on everyone else's. unicode61 with
-        -- remove_diacritics 2 folds case and accents ("cancion" finds "canción").
+        -- Answered chat turns, searchable by their words. Each word is stored as
+        -- "u<user id>x<word>" (storage.sqlite.terms.recall_terms), so a search reads only
+        -- that person's entries and BM25 weighs a word by their own messages. unicode61
+        -- with remove_diacritics 2 folds case and accents ("cancion" finds "canción").
+        -- The store writes the rows itself (a process of an older release, sharing the
+        -- file during an upgrade, keeps working: it just indexes nothing); the trigger
+        -- only deletes. This backfill runs where recall_terms is registered.
         CREATE VIRTUAL TABLE recall_fts USING fts5(
-            terms, tokenize='unicode61 remove_diacritics 2'
+            terms, conversation_id UNINDEXED, chat_id UNINDEXED,
+            tokenize='unicode61 remove_diacritics 2'
         );
-        CREATE TRIGGER recall_fts_insert AFTER INSERT ON messages BEGIN
-            INSERT INTO recall_fts (rowid, terms)
-                VALUES (NEW.id, recall_terms(NEW.user_id, NEW.text));
-        END;
         CREATE TRIGGER recall_fts_delete AFTER DELETE ON messages BEGIN
             DELETE FROM recall_fts WHERE rowid = OLD.id;
         END;
-        CREATE TRIGGER recall_fts_update AFTER UPDATE OF text, user_id ON messages BEGIN
-            DELETE FROM recall_fts WHERE rowid = OLD.id;
-            INSERT INTO recall_fts (rowid, terms)
-                VALUES (NEW.id, recall_terms(NEW.user_id, NEW.text));
-        END;
-        INSERT INTO recall_fts (rowid, terms)
-            SELECT id, recall_terms(user_id, text) FROM messages;
+        INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id)
+            SELECT id, recall_terms(user_id, text), conversation_id, chat_id FROM messages
+            WHERE kind = 'chat' AND outcome = 'ok';
         """,
     ),
 )

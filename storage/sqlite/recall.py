@@ -9,22 +9,27 @@ from storage.sqlite.connection import Database
 from storage.sqlite.terms import recall_terms
 
 # The best matches among one person's answered chat turns outside the current
-# conversation, each with its pair: the reply to a question, or the question a reply
-# answers. Every term is the person's own (see recall_terms), so FTS5 reads only theirs;
-# the index alone ranks them, and only the best candidates' rows of messages are read:
-# enough that a long current conversation on the same words cannot crowd out the rest.
-RECALL_SQL = (
-    "SELECT m.role, m.text, m.created_at, p.text"
-    " FROM (SELECT rowid AS id, rank FROM recall_fts WHERE recall_fts MATCH ?"
-    "  ORDER BY rank LIMIT ?) hit"
+# conversation (and, from a group, only in that group), each with its pair: the reply
+# to a question, or the question a reply answers. Every term is the person's own (see
+# recall_terms), so FTS5 reads only theirs; the index ranks and filters them, and only
+# the best candidates' rows of messages are read.
+_HITS = (
+    "SELECT rowid AS id, rank FROM recall_fts"
+    " WHERE recall_fts MATCH ? AND conversation_id != ?{chat} ORDER BY rank LIMIT ?"
+)
+_PAIRS = (
+    "SELECT m.role, m.text, m.created_at, p.text FROM ({hits}) hit"
     " JOIN messages m ON m.id = hit.id"
     " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
     "  AND p.id = (CASE m.role WHEN 'user'"
     "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
-    " WHERE m.user_id = ? AND m.conversation_id != ? AND m.kind = 'chat' AND m.outcome = 'ok'"
+    " WHERE m.user_id = ? AND m.kind = 'chat' AND m.outcome = 'ok'"
     " ORDER BY hit.rank LIMIT ?"
 )
-CANDIDATES = 250  # more than the turns a context window holds (its read stops at 200)
+RECALL_SQL = _PAIRS.format(hits=_HITS.format(chat=""))
+RECALL_IN_CHAT_SQL = _PAIRS.format(hits=_HITS.format(chat=" AND chat_id = ?"))
+INDEX_SQL = "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id) VALUES (?, ?, ?, ?)"
+CANDIDATES = 50  # a few failed or settled-later turns among the best still leave enough
 MAX_WORDS = 16
 
 
@@ -43,13 +48,24 @@ class RecallQueries(Database):
     """Full-text recall across one person's conversations."""
 
     async def recall(
-        self, user_id: int, words: Sequence[str], *, exclude_conversation: int, limit: int = 5
+        self,
+        user_id: int,
+        words: Sequence[str],
+        *,
+        exclude_conversation: int,
+        chat_id: str | None = None,
+        limit: int = 5,
     ) -> list[Recalled]:
-        """The person's answered chat turns from other conversations that best match any of
-        `words` (full text, accents folded), best first."""
+        """The person's answered chat turns from other conversations (in `chat_id` only,
+        when given) that best match any of `words` (full text, accents folded), best first."""
         query = match_expression(user_id, words)
         if query is None or limit <= 0:
             return []
-        params = (query, max(CANDIDATES, limit), user_id, exclude_conversation, limit)
-        rows = await self._read(RECALL_SQL, params)
+        candidates = max(CANDIDATES, limit)
+        hits: tuple[str | int, ...]
+        if chat_id is None:
+            sql, hits = RECALL_SQL, (query, exclude_conversation, candidates)
+        else:
+            sql, hits = RECALL_IN_CHAT_SQL, (query, exclude_conversation, chat_id, candidates)
+        rows = await self._read(sql, (*hits, user_id, limit))
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in rows]

@@ -7,6 +7,8 @@ import time
 
 from bot.types import ConversationKey, Ingested, Outcome, StoredTurn, TurnKind, TurnRef, User
 from storage.sqlite.connection import Database
+from storage.sqlite.recall import INDEX_SQL
+from storage.sqlite.terms import recall_terms
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,10 @@ class TurnQueries(Database):
         )
         if not stored:
             return None
+        if kind is TurnKind.CHAT:
+            # Searchable at once; recall reads only turns whose exchange ended ok.
+            terms = recall_terms(user.id, text)
+            await self._statement(INDEX_SQL, (stored[0][0], terms, conversation_id, key.chat_id))
         return Ingested(user, TurnRef(user.id, conversation_id, prompt_id=stored[0][0]))
 
     async def window(
@@ -118,7 +124,7 @@ class TurnQueries(Database):
             " outcome, tokens, created_at, first_token_ms, latency_ms, reply_to)"
             " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?, ?, id"
             " FROM messages WHERE id = ? AND user_id = ?"
-            " RETURNING id",
+            " RETURNING id, conversation_id, chat_id, kind",
             (
                 reply,
                 Outcome(outcome).value,
@@ -134,7 +140,11 @@ class TurnQueries(Database):
             # The person was erased (/forget in another chat) while the model answered.
             log.info("reply to message %d not stored: its turn is gone", ref.prompt_id)
             return ref
-        return TurnRef(ref.user_id, ref.conversation_id, ref.prompt_id, reply_id=rows[0][0])
+        reply_id, conversation_id, chat_id, kind = rows[0]
+        if outcome is Outcome.OK and kind == TurnKind.CHAT.value and reply:
+            terms = recall_terms(ref.user_id, reply)
+            await self._statement(INDEX_SQL, (reply_id, terms, conversation_id, chat_id))
+        return TurnRef(ref.user_id, ref.conversation_id, ref.prompt_id, reply_id=reply_id)
 
     async def settle(self, ref: TurnRef, outcome: Outcome) -> None:
         """Change an exchange's outcome: the user's turn and its reply, if one is stored."""

@@ -364,3 +364,18 @@ async def test_what_was_said_in_an_earlier_conversation_is_recalled(
     system, turns = model.calls[-1]
     assert system.count("They said: Mi perro se llama Trufa") == 1
     assert "¿Cómo se llama mi perro?" not in system
+
+
+async def test_a_private_chat_is_never_recalled_into_a_group(make_engine: MakeEngine) -> None:
+    model = FakeModel(lambda turns: "ok")
+    engine = make_engine(model)
+    await collect(engine, msg("la clave del wifi es zanahoria42", chat="dm"))
+    await collect(engine, msg("en el grupo hablamos de la clave del wifi", chat="g1"))
+    await collect(engine, command("/new", chat="g1", is_direct=False))
+    await collect(engine, msg("¿cuál era la clave del wifi?", chat="g1", is_direct=False))
+    system, _ = model.calls[-1]
+    assert "zanahoria42" not in system  # said in private
+    assert "en el grupo hablamos" in system  # said in this group
+    await collect(engine, command("/new", chat="dm"))
+    await collect(engine, msg("¿cuál era la clave del wifi?", chat="dm"))
+    assert "zanahoria42" in model.calls[-1][0]  # in private, all their own conversations

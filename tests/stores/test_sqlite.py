@@ -244,3 +244,16 @@ async def test_an_erased_persons_words_are_nowhere_in_the_files(sqlite: SqliteSt
     bob = (await said(sqlite, "hola", user="bob")).user
     found = await sqlite.recall(bob.id, ["zanahoriabob"], exclude_conversation=-1)
     assert [h.text for h in found] == ["mi clave es zanahoriabob y nada más"]
+
+
+async def test_a_process_of_an_older_release_can_still_write(sqlite: SqliteStore) -> None:
+    first = await said(sqlite, "hola")
+    # Without recall_terms registered, as an older process sharing the file during an
+    # upgrade: it writes and erases messages (they are just not searchable).
+    with sqlite3.connect(sqlite.path) as raw:
+        raw.execute(
+            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
+            " outcome, created_at) VALUES (?, ?, 'c1', 'user', 'de antes', 'chat', 'ok', 0)",
+            (first.user.id, first.ref.conversation_id),
+        )
+        raw.execute("DELETE FROM messages WHERE text = 'de antes'")
