@@ -141,7 +141,8 @@ class TurnQueries(Database):
             log.info("reply to message %d not stored: its turn is gone", ref.prompt_id)
             return ref
         reply_id, conversation_id, chat_id, kind = rows[0]
-        if outcome is Outcome.OK and kind == TurnKind.CHAT.value and reply:
+        # Indexed whatever the outcome: settle() may still change it; recall reads only ok.
+        if kind == TurnKind.CHAT.value and reply:
             terms = recall_terms(ref.user_id, reply)
             await self._statement(INDEX_SQL, (reply_id, terms, conversation_id, chat_id))
         return TurnRef(ref.user_id, ref.conversation_id, ref.prompt_id, reply_id=reply_id)
