@@ -130,19 +130,14 @@ async def deliver(
         while (event := await ahead.next(_left(holding, loop))) is not _END:
             if event is _LATER:
                 holding = None  # the answer is slow: show what there is, or "typing"
-                finals, open_page = reply.pager.update(text)
-                for page in finals:
-                    await reply.final(page)
-                await reply.progress(open_page)
+                await reply.progress(await reply.lay_out(text))
                 if not reply.result.messages:
                     typing.start()
             elif isinstance(event, str):
                 text += event
                 if holding is not None and 2 * len(text) < surface.limit:
                     continue  # held back, and short of a page: nothing to lay out yet
-                finals, open_page = reply.pager.update(text)
-                for page in finals:
-                    await reply.final(page)
+                open_page = await reply.lay_out(text)
                 if holding is None:
                     await reply.progress(open_page)
                 if reply.result.messages:
@@ -246,6 +241,13 @@ class _Reply(Generic[H]):
         self._quiet_until = float("-inf")  # after a 429 on a progress edit
         self._plain = False  # the platform refused this reply's formatting once
         self._deadline: float | None = None
+
+    async def lay_out(self, text: str) -> str:
+        """Deliver the pages `text` has completed; the open page, still growing."""
+        finals, open_page = self.pager.update(text)
+        for page in finals:
+            await self.final(page)
+        return open_page
 
     async def progress(self, page: str) -> None:
         """Show the open page so far, unless this reply was edited under `interval` ago."""
