@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.types import (
     ConversationKey,
+    Fact,
     Ingested,
+    LinkOutcome,
     Outcome,
     Recalled,
     StoredTurn,
+    Summary,
     Turn,
     TurnKind,
     TurnRef,
@@ -58,6 +61,22 @@ class ChatModel(Protocol):
         ...
 
 
+class Embedder(Protocol):
+    """Text to vectors, for recall by meaning. Called in batches, off the reply path."""
+
+    name: str  # "gemini/text-embedding-004": vectors of different embedders never mix
+    dimensions: int
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> list[list[float]]:
+        """One vector per text, in order. `query` marks a search rather than a document
+        (e5 and Gemini embed the two differently). Raise ModelError when it cannot."""
+        ...
+
+
 class MemoryStore(Protocol):
     """Per-person memory: exactly what the engine and its commands ask of a store.
 
@@ -84,14 +103,14 @@ class MemoryStore(Protocol):
         ...
 
     async def window(
-        self, user_id: int, conversation_id: int, *, max_turns: int = 200
+        self, user_id: int, conversation_id: int, *, after: int = 0, max_turns: int = 200
     ) -> list[StoredTurn]:
-        """The newest `ok` chat turns of one conversation, newest first."""
+        """The newest `ok` chat turns of one conversation after message `after`, newest first."""
         ...
 
     async def recall(
         self,
-        user_id: int,
+        user_id: int | Sequence[int],
         words: Sequence[str],
         *,
         exclude_conversation: int,
@@ -99,7 +118,90 @@ class MemoryStore(Protocol):
         limit: int = 5,
     ) -> list[Recalled]:
         """The person's answered chat turns from other conversations (in `chat_id` only,
-        when given) that best match any of `words` (full text, accents folded), best first."""
+        when given) that best match any of `words` (full text, accents folded), best first.
+        `user_id` may be every identity of a linked person."""
+        ...
+
+    # -- facts and summaries ------------------------------------------------------------
+
+    async def facts(
+        self,
+        user_ids: Sequence[int],
+        *,
+        chat_id: str | None = None,
+        current: bool = True,
+        limit: int = 200,
+    ) -> list[Fact]:
+        """The person's facts, newest first: those that hold (or all), from `chat_id` only
+        when given."""
+        ...
+
+    async def remember(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: str,
+        told: bool,
+        identities: Sequence[int] = (),
+        replaces: int | None = None,
+    ) -> Fact | None:
+        """Keep a fact; None when the person already has it. `replaces` stops one of
+        theirs from holding, pointing at the new one."""
+        ...
+
+    async def expire_fact(self, user_ids: Sequence[int], fact_id: int) -> bool:
+        """Mark one of the person's facts as no longer holding (kept, with the date)."""
+        ...
+
+    async def drop_fact(self, user_ids: Sequence[int], fact_id: int) -> bool:
+        """Erase one of the person's facts for good; False if they have none by that id."""
+        ...
+
+    async def unlearnt(self, user_id: int, *, limit: int = 40) -> list[tuple[int, str, str]]:
+        """This identity's answered chat turns not yet read for facts: (id, text, chat_id)."""
+        ...
+
+    async def learnt(self, user_id: int, through: int) -> None:
+        """The identity's turns up to message `through` have been read for facts."""
+        ...
+
+    async def unsummarised(
+        self, user_id: int, conversation_id: int, *, limit: int = 400
+    ) -> tuple[Summary | None, list[StoredTurn]]:
+        """A conversation's summary so far and its answered turns after it, oldest first."""
+        ...
+
+    async def summarise(self, user_id: int, conversation_id: int, summary: Summary) -> bool:
+        """Keep a conversation's new summary, unless a newer one got there first."""
+        ...
+
+    async def holdings(self, user_ids: Sequence[int]) -> tuple[int, int]:
+        """How many conversations and messages are stored for the person."""
+        ...
+
+    async def export(self, user_id: int) -> dict[str, Any]:
+        """Everything stored about the person (every linked identity), JSON-ready."""
+        ...
+
+    # -- identities ---------------------------------------------------------------------
+
+    async def identities(self, user_id: int) -> tuple[int, ...]:
+        """Every identity of the person `user_id` is (itself included)."""
+        ...
+
+    async def issue_link(self, user_id: int, code_hash: str, expires_at: float) -> None:
+        """Keep a new /link code's hash for this identity; its earlier codes stop working."""
+        ...
+
+    async def redeem_link(
+        self, user_id: int, code_hash: str, *, max_attempts: int, per_seconds: float
+    ) -> LinkOutcome:
+        """Join this identity to the person who issued the code (every attempt counts)."""
+        ...
+
+    async def unlink(self, user_id: int) -> bool:
+        """Separate this identity from the person it was linked with; False if it was not."""
         ...
 
     async def complete(
@@ -128,7 +230,8 @@ class MemoryStore(Protocol):
     async def set_persona(self, user_id: int, persona: str) -> None: ...
 
     async def forget(self, user_id: int) -> int:
-        """Erase the person and everything stored about them; how many turns went."""
+        """Erase the person (every linked identity) and everything stored about them; how
+        many turns went."""
         ...
 
     async def find_user(self, platform: str, platform_user_id: str) -> User | None: ...

@@ -30,6 +30,15 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"  # replaced by a regenerated answer
 
 
+class LinkOutcome(StrEnum):
+    """What became of a /link code someone sent."""
+
+    LINKED = "linked"
+    INVALID = "invalid"  # unknown, used or expired
+    OWN = "own"  # the code is this person's own (or they are linked already)
+    TOO_MANY = "too_many"  # too many attempts lately: wait
+
+
 class MediaKind(StrEnum):
     """Kinds of media a platform may carry that the engine answers about."""
 
@@ -116,6 +125,9 @@ class IncomingMessage:
     # Media the adapter could not convert: the engine says what it can read.
     unsupported: MediaKind | None = None
     command: CommandCall | None = None
+    # Only the sender will see the answer (a Discord ephemeral reply), even in a group:
+    # commands that show a person's own data answer there too.
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +146,15 @@ class User:
     id: int
     platform: str
     platform_user_id: str
-    lang: str | None = None
+    lang: str | None = None  # the person's choices: shared by every linked identity
     persona: str | None = None
+    # Every identity of this person (linked with /link), this one included.
+    identities: tuple[int, ...] = ()
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """The ids whose memory is this person's: their own, and their linked identities'."""
+        return self.identities or (self.id,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +174,7 @@ class StoredTurn:
     role: Role
     text: str
     tokens: int
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +188,40 @@ class Recalled:
 
 
 @dataclass(frozen=True, slots=True)
+class Fact:
+    """Something a person said about themselves, remembered until it stops holding."""
+
+    id: int
+    text: str
+    created_at: float  # Unix time
+    told: bool = False  # given with /remember rather than learnt by the model
+    valid_until: float | None = None  # when it stopped holding; None while it holds
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A conversation's older part folded into a few lines, up to message `through`."""
+
+    text: str
+    through: int
+
+
+@dataclass(frozen=True, slots=True)
 class Ingested:
-    """A user's turn just stored: who they are and where it went."""
+    """A user's turn just stored: who they are, where it went, and what came before."""
 
     user: User
     ref: TurnRef
+    summary: Summary | None = None  # of this conversation's older part, if one was written
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a reply (a person's /export): its name, bytes and type."""
+
+    name: str
+    data: bytes
+    mime_type: str = "application/json"
 
 
 # -- reply events: what answering a message yields, in order --------------------------
@@ -192,6 +241,7 @@ class Done:
     ref: TurnRef | None
     outcome: Outcome
     notice: str = ""
+    attachment: Attachment | None = None  # sent after the text, to the same person only
 
 
 # Text pieces are plain strings: one object per streamed chunk is all a reply costs.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storage.sqlite.export import ExportQueries
+from storage.sqlite.memory import MemoryQueries
 from storage.sqlite.recall import RecallQueries
 from storage.sqlite.reports import ReportQueries, StoredMessage
 from storage.sqlite.turns import TurnQueries
@@ -10,10 +12,13 @@ from storage.sqlite.users import UserQueries
 __all__ = ["SqliteStore", "StoredMessage"]
 
 
-class SqliteStore(TurnQueries, RecallQueries, UserQueries, ReportQueries):
+class SqliteStore(
+    TurnQueries, RecallQueries, MemoryQueries, UserQueries, ExportQueries, ReportQueries
+):
     """Per-person memory in one SQLite file shared by every platform process.
 
     `SqliteStore(path, *, busy_timeout_ms=10_000, checkpoint_every=0.5)`; open it once
-    (`async with store:`). The queries live by responsibility in turns, users and
-    recall and reports; the connection and its helpers in connection.
+    (`async with store:`). The queries live by responsibility in turns, recall, memory
+    (facts, summaries), users (choices, links, erasure), export and reports; the
+    connection and its helpers in connection.
     """

@@ -173,6 +173,50 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             WHERE kind = 'chat' AND outcome = 'ok';
         """,
     ),
+    (
+        "006_lasting_memory",
+        """
+        -- One person, several platforms: an identity linked with /link points at the
+        -- identity whose choices (language, persona) the person shares; NULL is itself.
+        -- Erasing that identity sets the pointer back to NULL: the other side stands alone.
+        ALTER TABLE users ADD COLUMN person_id INTEGER REFERENCES users(id) ON DELETE SET NULL;
+        CREATE INDEX users_person ON users(person_id) WHERE person_id IS NOT NULL;
+        -- The newest of this identity's messages already read for facts.
+        ALTER TABLE users ADD COLUMN facts_through INTEGER NOT NULL DEFAULT 0;
+        -- What a person said about themselves, learnt by the model or told with /remember.
+        -- A fact that stops holding keeps the date it stopped (valid_until), and the fact
+        -- that replaced it, if any. chat_id is where it was said: a group sees only its own.
+        CREATE TABLE facts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            chat_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('told', 'learnt')),
+            created_at REAL NOT NULL,
+            valid_until REAL,
+            replaced_by INTEGER REFERENCES facts(id) ON DELETE SET NULL
+        );
+        CREATE INDEX facts_user ON facts(user_id, valid_until);
+        CREATE INDEX facts_replaced ON facts(replaced_by) WHERE replaced_by IS NOT NULL;
+        -- A conversation's older part, folded by the model into a summary: it covers the
+        -- turns up to summary_through (a message id).
+        ALTER TABLE conversations ADD COLUMN summary TEXT;
+        ALTER TABLE conversations ADD COLUMN summary_through INTEGER NOT NULL DEFAULT 0;
+        -- /link codes are kept only as hashes, single use, with an expiry; every redeeming
+        -- attempt is counted so a code cannot be guessed by trying.
+        CREATE TABLE link_codes (
+            code_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX link_codes_user ON link_codes(user_id);
+        CREATE TABLE link_attempts (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            at REAL NOT NULL
+        );
+        CREATE INDEX link_attempts_user ON link_attempts(user_id, at);
+        """,
+    ),
 )
 
 

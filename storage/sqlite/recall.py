@@ -23,22 +23,25 @@ _PAIRS = (
     " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
     "  AND p.id = (CASE m.role WHEN 'user'"
     "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
-    " WHERE m.user_id = ? AND m.kind = 'chat' AND m.outcome = 'ok'"
+    " WHERE m.user_id IN ({people}) AND m.kind = 'chat' AND m.outcome = 'ok'"
     " ORDER BY hit.rank LIMIT ?"
 )
-RECALL_SQL = _PAIRS.format(hits=_HITS.format(chat=""))
-RECALL_IN_CHAT_SQL = _PAIRS.format(hits=_HITS.format(chat=" AND chat_id = ?"))
+RECALL_SQL = _PAIRS.format(hits=_HITS.format(chat=""), people="{people}")
+RECALL_IN_CHAT_SQL = _PAIRS.format(hits=_HITS.format(chat=" AND chat_id = ?"), people="{people}")
 INDEX_SQL = "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id) VALUES (?, ?, ?, ?)"
 CANDIDATES = 50  # a few failed or settled-later turns among the best still leave enough
 MAX_WORDS = 16
 
 
-def match_expression(user_id: int, words: Sequence[str]) -> str | None:
+def match_expression(user_ids: Sequence[int], words: Sequence[str]) -> str | None:
     """The FTS5 query: this person's rows holding any of `words`; None when none is usable.
 
-    Every term is quoted, so nothing a person writes is read as FTS5 syntax.
+    A linked person's words are searched as each of their identities' terms. Every term
+    is quoted, so nothing a person writes is read as FTS5 syntax.
     """
-    terms = recall_terms(user_id, " ".join(words)).split()[:MAX_WORDS]
+    text = " ".join(words)
+    firsts = [recall_terms(uid, text).split()[:MAX_WORDS] for uid in user_ids]
+    terms = [t for some in firsts for t in some]
     if not terms:
         return None
     return " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
@@ -49,7 +52,7 @@ class RecallQueries(Database):
 
     async def recall(
         self,
-        user_id: int,
+        user_id: int | Sequence[int],
         words: Sequence[str],
         *,
         exclude_conversation: int,
@@ -57,8 +60,11 @@ class RecallQueries(Database):
         limit: int = 5,
     ) -> list[Recalled]:
         """The person's answered chat turns from other conversations (in `chat_id` only,
-        when given) that best match any of `words` (full text, accents folded), best first."""
-        query = match_expression(user_id, words)
+        when given) that best match any of `words` (full text, accents folded), best first.
+
+        `user_id` may be every identity of a linked person."""
+        ids = (user_id,) if isinstance(user_id, int) else tuple(user_id)
+        query = match_expression(ids, words)
         if query is None or limit <= 0:
             return []
         candidates = max(CANDIDATES, limit)
@@ -67,5 +73,6 @@ class RecallQueries(Database):
             sql, hits = RECALL_SQL, (query, exclude_conversation, candidates)
         else:
             sql, hits = RECALL_IN_CHAT_SQL, (query, exclude_conversation, chat_id, candidates)
-        rows = await self._read(sql, (*hits, user_id, limit))
+        people = ",".join("?" * len(ids))
+        rows = await self._read(sql.format(people=people), (*hits, *ids, limit))
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in rows]

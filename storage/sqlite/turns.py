@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.types import ConversationKey, Ingested, Outcome, StoredTurn, TurnKind, TurnRef, User
+from bot.types import (
+    ConversationKey,
+    Ingested,
+    Outcome,
+    StoredTurn,
+    Summary,
+    TurnKind,
+    TurnRef,
+    User,
+)
 from storage.sqlite.connection import Database
 from storage.sqlite.recall import INDEX_SQL
 from storage.sqlite.terms import recall_terms
@@ -15,14 +24,17 @@ log = logging.getLogger(__name__)
 # The context window: newest usable turns of one conversation, read through messages_window
 # (the WHERE must imply the partial index's own for SQLite to use it).
 WINDOW_SQL = (
-    "SELECT role, text, tokens FROM messages"
+    "SELECT role, text, tokens, id FROM messages"
     " WHERE user_id = ? AND conversation_id = ? AND kind = 'chat' AND outcome = 'ok'"
-    " ORDER BY id DESC LIMIT ?"
+    " AND id > ? ORDER BY id DESC LIMIT ?"
 )
 
-# Who is talking and their open conversation in this chat, if they have one.
+# Who is talking, the choices of the person they are (shared by linked identities), every
+# identity of that person, and their open conversation in this chat with its summary.
 KNOWN_SQL = (
-    "SELECT u.id, u.lang, u.persona, u.display_name, c.id FROM users u"
+    "SELECT u.id, p.lang, p.persona, u.display_name, c.id, c.summary, c.summary_through,"
+    " (SELECT group_concat(i.id) FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
+    " FROM users u JOIN users p ON p.id = coalesce(u.person_id, u.id)"
     " LEFT JOIN conversations c ON c.user_id = u.id AND c.chat_id = ? AND c.active = 1"
     " WHERE u.platform = ? AND u.platform_user_id = ?"
 )
@@ -49,19 +61,24 @@ class TurnQueries(Database):
         # every time would also burn an AUTOINCREMENT id per message (migration 004).
         found = await self._read(KNOWN_SQL, (key.chat_id, key.platform, key.user_id))
         known = found[0] if found else None
+        # A linked identity reads its person's choices (from KNOWN_SQL), not its own row's.
+        row = known
         if known is None or known[3] != display_name:
-            (row,) = await self._statement(
+            (upserted,) = await self._statement(
                 "INSERT INTO users (platform, platform_user_id, display_name, created_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id)"
                 " DO UPDATE SET display_name = excluded.display_name"
                 " RETURNING id, lang, persona",
                 (key.platform, key.user_id, display_name, now),
             )
-        else:
-            row = known
-        user = User(row[0], key.platform, key.user_id, row[1], row[2])
+            row = row or upserted
+        assert row is not None
+        user = User(row[0], key.platform, key.user_id, row[1], row[2], _linked(known))
+        summary = None
         if known is not None and known[4] is not None:
             conversation_id = known[4]
+            if known[5] is not None:
+                summary = Summary(known[5], known[6])
         else:
             # The partial unique index allows one active conversation per user and chat:
             # this upsert returns it, creating it on the first message.
@@ -95,14 +112,16 @@ class TurnQueries(Database):
             # Searchable at once; recall reads only turns whose exchange ended ok.
             terms = recall_terms(user.id, text)
             await self._statement(INDEX_SQL, (stored[0][0], terms, conversation_id, key.chat_id))
-        return Ingested(user, TurnRef(user.id, conversation_id, prompt_id=stored[0][0]))
+        ref = TurnRef(user.id, conversation_id, prompt_id=stored[0][0])
+        return Ingested(user, ref, summary)
 
     async def window(
-        self, user_id: int, conversation_id: int, *, max_turns: int = 200
+        self, user_id: int, conversation_id: int, *, after: int = 0, max_turns: int = 200
     ) -> list[StoredTurn]:
-        """The newest `ok` chat turns of one conversation, newest first (an indexed read)."""
-        rows = await self._read(WINDOW_SQL, (user_id, conversation_id, max_turns))
-        return [StoredTurn(role, text, tokens) for role, text, tokens in rows]
+        """The newest `ok` chat turns of one conversation after message `after`, newest
+        first (an indexed read)."""
+        rows = await self._read(WINDOW_SQL, (user_id, conversation_id, after, max_turns))
+        return [StoredTurn(role, text, tokens, id_) for role, text, tokens, id_ in rows]
 
     async def complete(
         self,
@@ -155,3 +174,9 @@ class TurnQueries(Database):
             "UPDATE messages SET outcome = ? WHERE user_id = ? AND id IN (?, ?)",
             (Outcome(outcome).value, ref.user_id, ref.prompt_id, ref.reply_id),
         )
+
+
+def _linked(known: tuple[object, ...] | None) -> tuple[int, ...]:
+    """Every identity of a linked person; () for one who is only themselves."""
+    ids = str(known[7]).split(",") if known is not None and known[7] else []
+    return tuple(int(i) for i in ids) if len(ids) > 1 else ()

@@ -1,11 +1,16 @@
-"""People on SQLite: find them, keep their choices, start conversations, erase them."""
+"""People on SQLite: find them, keep their choices, link identities, start conversations, erase them."""
 
 from __future__ import annotations
 
 import time
 
-from bot.types import User
+from bot.types import LinkOutcome, User
 from storage.sqlite.connection import Database
+
+# The person an identity belongs to: its own id, or the identity it was linked to.
+_PERSON = "(SELECT coalesce(person_id, id) FROM users WHERE id = ?)"
+# Every identity of the person that identity ? belongs to.
+IDENTITIES_SQL = f"SELECT id FROM users WHERE id = {_PERSON} OR person_id = {_PERSON}"
 
 
 class UserQueries(Database):
@@ -13,18 +18,30 @@ class UserQueries(Database):
 
     async def find_user(self, platform: str, platform_user_id: str) -> User | None:
         row = await self._one(
-            "SELECT id, lang, persona FROM users WHERE platform = ? AND platform_user_id = ?",
+            "SELECT u.id, p.lang, p.persona,"
+            " (SELECT group_concat(i.id) FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
+            " FROM users u JOIN users p ON p.id = coalesce(u.person_id, u.id)"
+            " WHERE u.platform = ? AND u.platform_user_id = ?",
             (platform, platform_user_id),
         )
         if row is None:
             return None
-        return User(row[0], platform, platform_user_id, row[1], row[2])
+        ids = tuple(int(i) for i in str(row[3]).split(","))
+        return User(row[0], platform, platform_user_id, row[1], row[2], ids if len(ids) > 1 else ())
+
+    async def identities(self, user_id: int) -> tuple[int, ...]:
+        """Every identity of the person `user_id` is (itself included)."""
+        rows = await self._all(IDENTITIES_SQL, (user_id, user_id))
+        return tuple(sorted(r[0] for r in rows))
 
     async def set_lang(self, user_id: int, lang: str | None) -> None:
-        await self._statement("UPDATE users SET lang = ? WHERE id = ?", (lang, user_id))
+        # The choice is the person's: it goes where every linked identity reads it.
+        await self._statement(f"UPDATE users SET lang = ? WHERE id = {_PERSON}", (lang, user_id))
 
     async def set_persona(self, user_id: int, persona: str) -> None:
-        await self._statement("UPDATE users SET persona = ? WHERE id = ?", (persona, user_id))
+        await self._statement(
+            f"UPDATE users SET persona = ? WHERE id = {_PERSON}", (persona, user_id)
+        )
 
     async def new_conversation(self, user_id: int, chat_id: str) -> int:
         """Close the active conversation in this chat (it is kept) and open a new one."""
@@ -43,15 +60,95 @@ class UserQueries(Database):
             )
         return int(conversation_id)
 
-    async def forget(self, user_id: int) -> int:
-        """Erase the person, their conversations and messages; how many messages went."""
+    async def issue_link(self, user_id: int, code_hash: str, expires_at: float) -> None:
+        """Keep a new /link code's hash for this identity; its earlier codes stop working."""
         async with self._write():
-            ((count,),) = await self._all(
-                "SELECT count(*) FROM messages WHERE user_id = ?", (user_id,)
+            await self._all("DELETE FROM link_codes WHERE user_id = ?", (user_id,))
+            await self._all(
+                "INSERT INTO link_codes (code_hash, user_id, expires_at) VALUES (?, ?, ?)",
+                (code_hash, user_id, expires_at),
             )
-            # ON DELETE CASCADE removes conversations and messages with the user row
-            # (migration 003 indexes the lookups the cascade makes).
-            await self._all("DELETE FROM users WHERE id = ?", (user_id,))
+
+    async def redeem_link(
+        self, user_id: int, code_hash: str, *, max_attempts: int, per_seconds: float
+    ) -> LinkOutcome:
+        """Join this identity (and any it was linked with) to the person who issued the code."""
+        now = time.time()
+        async with self._write():
+            ((tried,),) = await self._all(
+                "SELECT count(*) FROM link_attempts WHERE user_id = ? AND at > ?",
+                (user_id, now - per_seconds),
+            )
+            if tried >= max_attempts:
+                return LinkOutcome.TOO_MANY
+            # Every attempt counts, so a code cannot be found by trying many.
+            await self._all(
+                "DELETE FROM link_attempts WHERE user_id = ? AND at <= ?",
+                (user_id, now - per_seconds),
+            )
+            await self._all("INSERT INTO link_attempts (user_id, at) VALUES (?, ?)", (user_id, now))
+            row = await self._all(
+                "SELECT coalesce(u.person_id, u.id) FROM link_codes l JOIN users u"
+                " ON u.id = l.user_id WHERE l.code_hash = ? AND l.expires_at > ?",
+                (code_hash, now),
+            )
+            if not row:
+                return LinkOutcome.INVALID
+            target = row[0][0]
+            ((mine,),) = await self._all(
+                "SELECT coalesce(person_id, id) FROM users WHERE id = ?", (user_id,)
+            )
+            if mine == target:
+                return LinkOutcome.OWN
+            await self._all("DELETE FROM link_codes WHERE code_hash = ?", (code_hash,))
+            await self._all(
+                "UPDATE users SET person_id = ? WHERE id = ? OR person_id = ?",
+                (target, mine, mine),
+            )
+            return LinkOutcome.LINKED
+
+    async def unlink(self, user_id: int) -> bool:
+        """Separate this identity from the person it was linked with; False if it was not.
+
+        Each side keeps what it wrote and the person's current choices.
+        """
+        async with self._write():
+            rows = await self._all(IDENTITIES_SQL, (user_id, user_id))
+            others = sorted(r[0] for r in rows if r[0] != user_id)
+            if not others:
+                return False
+            ((root, lang, persona),) = await self._all(
+                f"SELECT id, lang, persona FROM users WHERE id = {_PERSON}", (user_id,)
+            )
+            if root == user_id:
+                # The others read their choices from this identity: give them a new root.
+                heir = others[0]
+                await self._all(
+                    "UPDATE users SET person_id = CASE id WHEN ? THEN NULL ELSE ? END,"
+                    " lang = CASE id WHEN ? THEN ? ELSE lang END,"
+                    " persona = CASE id WHEN ? THEN ? ELSE persona END"
+                    " WHERE person_id = ?",
+                    (heir, heir, heir, lang, heir, persona, user_id),
+                )
+            else:
+                await self._all(
+                    "UPDATE users SET person_id = NULL, lang = ?, persona = ? WHERE id = ?",
+                    (lang, persona, user_id),
+                )
+            return True
+
+    async def forget(self, user_id: int) -> int:
+        """Erase the person (every linked identity) and all stored about them; how many
+        messages went."""
+        async with self._write():
+            ids = [r[0] for r in await self._all(IDENTITIES_SQL, (user_id, user_id))]
+            marks = ",".join("?" * len(ids))
+            ((count,),) = await self._all(
+                f"SELECT count(*) FROM messages WHERE user_id IN ({marks})", tuple(ids)
+            )
+            # ON DELETE CASCADE removes conversations, messages, facts and link codes with
+            # the user rows (migrations 003 and 006 index the lookups the cascade makes).
+            await self._all(f"DELETE FROM users WHERE id IN ({marks})", tuple(ids))
             # The full-text index only marks deleted rows until its segments merge: merge
             # them now, so no word of this person's stays in the file (costs a rewrite of
             # the index; /forget is rare).

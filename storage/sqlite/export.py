@@ -1,0 +1,99 @@
+"""A person's own data on SQLite, whole, for /export: every identity, conversation and fact."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from storage.sqlite.connection import Database
+from storage.sqlite.users import IDENTITIES_SQL
+
+FORMAT = "tertulia-export/1"
+
+
+class ExportQueries(Database):
+    """Reads everything stored about one person, and nothing about anyone else."""
+
+    async def export(self, user_id: int) -> dict[str, Any]:
+        """Every row of the person (all linked identities) as plain JSON-ready values."""
+        # One read transaction: the export is a consistent snapshot, even while the
+        # person's other platform keeps writing.
+        async with self._write():
+            ids = [r[0] for r in await self._all(IDENTITIES_SQL, (user_id, user_id))]
+            marks = ",".join("?" * len(ids))
+            people = await self._all(
+                "SELECT id, platform, platform_user_id, display_name, lang, persona, created_at"
+                f" FROM users WHERE id IN ({marks}) ORDER BY id",
+                tuple(ids),
+            )
+            conversations = await self._all(
+                "SELECT id, user_id, chat_id, started_at, active, summary FROM conversations"
+                f" WHERE user_id IN ({marks}) ORDER BY id",
+                tuple(ids),
+            )
+            messages = await self._all(
+                "SELECT conversation_id, role, text, kind, outcome, created_at, images"
+                f" FROM messages WHERE user_id IN ({marks}) ORDER BY id",
+                tuple(ids),
+            )
+            facts = await self._all(
+                "SELECT id, user_id, chat_id, text, source, created_at, valid_until,"
+                f" replaced_by FROM facts WHERE user_id IN ({marks}) ORDER BY id",
+                tuple(ids),
+            )
+        platform = {row[0]: row[1] for row in people}
+        by_conversation: dict[int, list[dict[str, Any]]] = {}
+        for conv, role, text, kind, outcome, at, images in messages:
+            by_conversation.setdefault(conv, []).append(
+                {
+                    "role": role,
+                    "text": text,
+                    "kind": kind,
+                    "outcome": outcome,
+                    "at": _iso(at),
+                    "images": images,
+                }
+            )
+        return {
+            "format": FORMAT,
+            "exported_at": _iso(time.time()),
+            "identities": [
+                {
+                    "platform": p,
+                    "user_id": uid,
+                    "display_name": name,
+                    "lang": lang,
+                    "persona": persona,
+                    "since": _iso(at),
+                }
+                for _, p, uid, name, lang, persona, at in people
+            ],
+            "facts": [
+                {
+                    "id": fid,
+                    "platform": platform.get(owner),
+                    "chat_id": chat,
+                    "text": text,
+                    "source": source,
+                    "since": _iso(at),
+                    "until": _iso(until) if until is not None else None,
+                    "replaced_by": replaced,
+                }
+                for fid, owner, chat, text, source, at, until, replaced in facts
+            ],
+            "conversations": [
+                {
+                    "platform": platform.get(owner),
+                    "chat_id": chat,
+                    "started": _iso(at),
+                    "active": bool(active),
+                    "summary": summary,
+                    "messages": by_conversation.get(cid, []),
+                }
+                for cid, owner, chat, at, active, summary in conversations
+            ],
+        }
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
