@@ -64,6 +64,7 @@ async def open_runtime(
         model = model or build_model(settings)
         # Heavy start-up (the local GGUF) happens once, here, never per message.
         await model.open()
+        learns = settings.learns(model.backend)
         try:
             engine = Engine(
                 store,
@@ -74,6 +75,8 @@ async def open_runtime(
                 default_lang=settings.default_lang,
                 default_persona=settings.default_persona,
                 admins=settings.admin_ids(),
+                facts_every=settings.facts_every if learns else 0,
+                summaries=learns,
             )
             policy = Policy(
                 interval=settings.edit_interval,
@@ -82,7 +85,10 @@ async def open_runtime(
             )
             session = Session(engine, policy, grace=settings.drain_seconds)
             log.info("engine ready: %s %s, db %s", model.backend, model.model, settings.db)
-            yield Runtime(settings, store, model, engine, session)
+            try:
+                yield Runtime(settings, store, model, engine, session)
+            finally:
+                await engine.close()  # background upkeep stops before its model does
         finally:
             await model.close()
     finally:

@@ -3,57 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
+from bot import memory_commands
+from bot.command_base import Answer, Command, CommandArg, CommandContext, d
 from bot.i18n import LANGS, t
-from bot.ports import ChatModel, MemoryStore
-from bot.types import CommandCall, IncomingMessage, Persona, User
+from bot.types import CommandCall
+
+__all__ = ["REGISTRY", "Answer", "Command", "CommandArg", "CommandContext", "parse_command"]
 
 # "/name", "/name@botname" or "/name args"; "/etc/passwd" is text, not a command.
 COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
-
-
-@dataclass(frozen=True, slots=True)
-class CommandContext:
-    """What a command handler may use: the caller, their language and the engine's parts."""
-
-    msg: IncomingMessage
-    user: User
-    lang: str
-    args: str
-    store: MemoryStore
-    model: ChatModel
-    personas: Mapping[str, Persona]
-    default_persona: str
-    registry: Mapping[str, Command]
-    is_admin: bool = False
-
-
-Handler = Callable[[CommandContext], Awaitable[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class CommandArg:
-    """One optional or required argument, described in each language."""
-
-    name: str
-    description: Mapping[str, str]
-    required: bool = False
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A command every adapter exposes (Telegram menu, Discord app command, console)."""
-
-    name: str
-    description: Mapping[str, str]
-    handler: Handler
-    args: tuple[CommandArg, ...] = ()
-    admin_only: bool = False
-    # The answer concerns the user's own data: Discord shows it only to them.
-    private: bool = False
 
 
 def parse_command(text: str) -> CommandCall | None:
@@ -116,14 +76,6 @@ async def _model(ctx: CommandContext) -> str:
     )
 
 
-async def _forget(ctx: CommandContext) -> str:
-    confirm = ctx.args.strip().lower()
-    if confirm not in ("confirm", "confirmar"):
-        return t("forget_confirm", ctx.lang)
-    count = await ctx.store.forget(ctx.user.id)
-    return t("forget_done", ctx.lang, count=count)
-
-
 async def _lang(ctx: CommandContext) -> str:
     wanted = ctx.args.strip().lower()
     if not wanted:
@@ -138,54 +90,36 @@ async def _stats(ctx: CommandContext) -> str:
     return t("stats", ctx.lang, **await ctx.store.stats())
 
 
-def _d(en: str, es: str) -> dict[str, str]:
-    return {"en": en, "es": es}
-
-
 REGISTRY: dict[str, Command] = {
     c.name: c
     for c in (
-        Command(
-            "start", _d("Say hello and show what I can do", "Saludo y lo que sé hacer"), _start
-        ),
-        Command("help", _d("List the commands", "Lista los comandos"), _help),
+        Command("start", d("Say hello and show what I can do", "Saludo y lo que sé hacer"), _start),
+        Command("help", d("List the commands", "Lista los comandos"), _help),
         Command(
             "new",
-            _d("Start a fresh conversation", "Empieza una conversación nueva"),
+            d("Start a fresh conversation", "Empieza una conversación nueva"),
             _new,
             private=True,
         ),
         Command(
             "persona",
-            _d("List personas or switch to one", "Lista los personajes o cambia de personaje"),
+            d("List personas or switch to one", "Lista los personajes o cambia de personaje"),
             _persona,
-            args=(CommandArg("name", _d("Persona to use", "Personaje que usar")),),
+            args=(CommandArg("name", d("Persona to use", "Personaje que usar")),),
             private=True,
         ),
-        Command("model", _d("Show the active model", "Muestra el modelo activo"), _model),
-        Command(
-            "forget",
-            _d("Erase everything stored about you", "Borra todo lo guardado sobre ti"),
-            _forget,
-            args=(
-                CommandArg(
-                    "confirm",
-                    _d("Type confirm to erase", "Escribe confirm para borrar"),
-                    choices=("confirm",),
-                ),
-            ),
-            private=True,
-        ),
+        Command("model", d("Show the active model", "Muestra el modelo activo"), _model),
+        *memory_commands.COMMANDS,
         Command(
             "lang",
-            _d("Show or change my language", "Muestra o cambia mi idioma"),
+            d("Show or change my language", "Muestra o cambia mi idioma"),
             _lang,
-            args=(CommandArg("language", _d("en or es", "en o es"), choices=LANGS),),
+            args=(CommandArg("language", d("en or es", "en o es"), choices=LANGS),),
             private=True,
         ),
         Command(
             "stats",
-            _d("Usage figures (admins only)", "Cifras de uso (solo administradores)"),
+            d("Usage figures (admins only)", "Cifras de uso (solo administradores)"),
             _stats,
             admin_only=True,
             private=True,

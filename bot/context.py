@@ -1,17 +1,86 @@
-"""Context building: the persona's prompt, recalled earlier turns, the newest turns that fit."""
+"""Context building: one budget shared by the persona, facts, summary, recall and recent turns."""
 
 from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from bot.types import Recalled, StoredTurn, Turn
+from bot.types import Fact, Recalled, StoredTurn, Summary, Turn
 
 _WORD = re.compile(r"\w{3,}")  # shorter words match too much to be worth a search
 SNIPPET_CHARS = 300
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+
+Estimate = Callable[[str], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """The most each part of memory may take of what the persona and the message leave.
+
+    Recent turns get the rest, and whatever the other parts do not use: a person with
+    no facts and no earlier conversations has the whole budget for this one.
+    """
+
+    facts: float = 0.15
+    summary: float = 0.15
+    recall: float = 0.20
+
+    @property
+    def turns(self) -> float:
+        """The least the recent turns get."""
+        return 1.0 - self.facts - self.summary - self.recall
+
+
+SHARES = Shares()
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What is known beyond the recent turns, for one message."""
+
+    facts: Sequence[Fact] = ()
+    summary: Summary | None = None
+    recalled: Sequence[Recalled] = ()
+    words: Sequence[str] = ()  # the message's search words: matching facts go first
+
+
+def memory_prompt(memory: Memory, budget: int, estimate: Estimate, shares: Shares = SHARES) -> str:
+    """The memory sections for the system prompt, each within its share of `budget`."""
+    parts = [
+        facts_block(memory.facts, memory.words, int(budget * shares.facts), estimate),
+        summary_block(memory.summary, int(budget * shares.summary), estimate),
+        recall_block(memory.recalled, int(budget * shares.recall), estimate),
+    ]
+    return "\n\n".join(p for p in parts if p)
+
+
+def facts_block(facts: Sequence[Fact], words: Sequence[str], budget: int, est: Estimate) -> str:
+    """The person's facts, those sharing the message's words first, then the newest."""
+    wanted = {_fold(w) for w in words}
+
+    def relevance(fact: Fact) -> int:
+        return len(wanted & {_fold(w) for w in _WORD.findall(fact.text)})
+
+    ranked = sorted(facts, key=relevance, reverse=True)  # stable: newest first within a tie
+    head = "What this person told you about themselves (newest first; may be out of date):"
+    lines = [f"- [{_day(f.created_at)}] {_clip(f.text)}" for f in ranked]
+    return _fill(head, lines, budget, est)
+
+
+def summary_block(summary: Summary | None, budget: int, est: Estimate) -> str:
+    """This conversation's older part, as the model summarised it."""
+    if summary is None or not summary.text.strip():
+        return ""
+    head = "Earlier in this conversation (your summary):"
+    text = summary.text.strip()
+    while text and est(f"{head}\n{text}") > budget:
+        text = text[: len(text) * 3 // 4]  # the start says who and what: keep it
+    return f"{head}\n{text}" if text else ""
 
 
 def system_prompt(persona_prompt: str, lang: str) -> str:
@@ -47,11 +116,10 @@ def search_words(text: str) -> list[str]:
     return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
 
 
-def recall_block(recalled: Sequence[Recalled], budget: int, estimate: Callable[[str], int]) -> str:
+def recall_block(recalled: Sequence[Recalled], budget: int, estimate: Estimate) -> str:
     """Earlier exchanges for the system prompt, best first, as many as fit `budget` tokens."""
     lines: list[str] = []
     seen: set[str] = set()
-    used = 0
     for hit in recalled:
         question, answer = (
             (hit.text, hit.partner) if hit.role == "user" else (hit.partner, hit.text)
@@ -60,19 +128,35 @@ def recall_block(recalled: Sequence[Recalled], budget: int, estimate: Callable[[
         if key in seen:
             continue  # both turns of one exchange matched
         seen.add(key)
-        day = time.strftime("%Y-%m-%d", time.gmtime(hit.said_at))
+        day = _day(hit.said_at)
         line = f"- [{day}] They said: {_clip(question)}" if question else f"- [{day}]"
         if answer:
             line += f" / You answered: {_clip(answer)}"
+        lines.append(line)
+    head = "From earlier conversations with this person (use what helps, never invent more):"
+    return _fill(head, lines, budget, estimate)
+
+
+def _fill(head: str, lines: Sequence[str], budget: int, estimate: Estimate) -> str:
+    """The heading and as many lines as fit `budget` tokens, heading included; "" if none."""
+    used = estimate(head)
+    kept: list[str] = []
+    for line in lines:
         cost = estimate(line)
         if used + cost > budget:
             break
-        lines.append(line)
+        kept.append(line)
         used += cost
-    if not lines:
-        return ""
-    head = "From earlier conversations with this person (use what helps, never invent more):"
-    return "\n".join([head, *lines])
+    return "\n".join([head, *kept]) if kept else ""
+
+
+def _day(at: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(at))
+
+
+def _fold(word: str) -> str:
+    bare = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in bare if not unicodedata.combining(c))
 
 
 def _clip(text: str) -> str:

@@ -10,8 +10,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 
 from bot import context
-from bot.commands import REGISTRY, Command, CommandContext
+from bot.commands import REGISTRY, Answer, Command, CommandContext
 from bot.i18n import media_name, normalize_lang, t
+from bot.learning import Learner
 from bot.ports import ChatModel, MemoryStore, ModelBlocked, ModelError, ModelUnavailable
 from bot.types import (
     Accepted,
@@ -47,6 +48,8 @@ class Engine:
         default_lang: str = "en",
         default_persona: str = "assistant",
         admins: frozenset[str] = frozenset(),
+        facts_every: int = 0,
+        summaries: bool = False,
     ) -> None:
         if default_persona not in personas:
             raise ValueError(f"unknown default persona {default_persona!r}")
@@ -61,6 +64,12 @@ class Engine:
         # Room for the reply inside the model's window, whatever the setting says.
         self.context_tokens = max(
             64, min(context_tokens, model.context_tokens - model.max_output_tokens - 256)
+        )
+        # Facts and summaries are written by the model in the background, after delivery.
+        window = int(self.context_tokens * context.SHARES.turns) if summaries else 0
+        summary = int(self.context_tokens * context.SHARES.summary)
+        self.learner = Learner(
+            store, model, facts_every=facts_every, window_tokens=window, summary_tokens=summary
         )
         # One lock per conversation key with a message in flight; entries vanish when no
         # task holds them, so memory stays flat however many people come and go.
@@ -112,6 +121,14 @@ class Engine:
         """The platform never accepted this reply: it must never count as said."""
         await self.store.settle(ref, Outcome.UNDELIVERED)
 
+    async def delivered(self, ref: TurnRef) -> None:
+        """The person saw this reply in full: what they said may now be remembered."""
+        self.learner.after_reply(ref)
+
+    async def close(self) -> None:
+        """Stop background upkeep (what it had not finished is redone next time)."""
+        await self.learner.close()
+
     async def answer(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         """Text pieces ending with one Done; nothing at all for a repeat or an empty message.
 
@@ -161,8 +178,9 @@ class Engine:
             return
         lang = self._lang(msg, ingested.user.lang)
         if call is not None:
-            yield await self._run_command(msg, ingested, lang, call.name, call.args)
-            yield Done(ingested.ref, Outcome.OK)
+            answer = await self._run_command(msg, ingested, lang, call.name, call.args)
+            yield answer.text
+            yield Done(ingested.ref, Outcome.OK, attachment=answer.attachment)
         elif kind is TurnKind.REJECTED:
             yield self._rejection(msg, text, lang)
             yield Done(ingested.ref, Outcome.OK)
@@ -188,13 +206,16 @@ class Engine:
 
     async def _run_command(
         self, msg: IncomingMessage, ingested: Ingested, lang: str, name: str, args: str
-    ) -> str:
+    ) -> Answer:
         cmd = self.registry.get(name)
         if cmd is None:
-            return t("unknown_command", lang, name=name)
+            return Answer(t("unknown_command", lang, name=name))
         admin = self.is_admin(msg)
         if cmd.admin_only and not admin:
-            return t("admin_only", lang, name=name)
+            return Answer(t("admin_only", lang, name=name))
+        if cmd.personal and not (msg.is_direct or msg.private):
+            # It would show the person's own data to everyone in the group.
+            return Answer(t("private_only", lang, name=name))
         ctx = CommandContext(
             msg=msg,
             user=ingested.user,
@@ -207,7 +228,8 @@ class Engine:
             registry=self.registry,
             is_admin=admin,
         )
-        return await cmd.handler(ctx)
+        answer = await cmd.handler(ctx)
+        return answer if isinstance(answer, Answer) else Answer(answer)
 
     async def _generate(
         self, msg: IncomingMessage, ingested: Ingested, text: str, lang: str
@@ -279,22 +301,23 @@ class Engine:
         user = ingested.user
         persona = self.personas.get(user.persona or "") or self.personas[self.default_persona]
         system = context.system_prompt(persona.prompt, lang)
-        budget = self.context_tokens - self.model.estimate_tokens(system)
-        budget -= self.model.estimate_tokens(text)
-        # What this person said in other conversations, by the words of this message: up
-        # to a quarter of the budget, the rest for the current conversation.
-        words = context.search_words(text)
+        estimate = self.model.estimate_tokens
+        budget = max(0, self.context_tokens - estimate(system) - estimate(text))
         conversation = ingested.ref.conversation_id
-        # Never a private chat's words into a group: from a group, recall only that group.
+        # Never a private chat's words into a group: from a group, only that group's.
         where = None if msg.is_direct else msg.key.chat_id
+        words = context.search_words(text)
+        facts = await self.store.facts(user.ids, chat_id=where)
         found = await self.store.recall(
-            user.id, words, exclude_conversation=conversation, chat_id=where
+            user.ids, words, exclude_conversation=conversation, chat_id=where
         )
-        memory = context.recall_block(found, max(budget, 0) // 4, self.model.estimate_tokens)
-        if memory:
-            system = f"{system}\n\n{memory}"
-            budget -= self.model.estimate_tokens(memory)
-        stored = await self.store.window(user.id, conversation)
+        memory = context.Memory(facts, ingested.summary, found, words)
+        extra = context.memory_prompt(memory, budget, estimate)
+        if extra:
+            system = f"{system}\n\n{extra}"
+            budget -= estimate(extra)
+        after = ingested.summary.through if ingested.summary else 0
+        stored = await self.store.window(user.id, conversation, after=after)
         turns = context.fit_window(stored, max(budget, 0))
         turns.append(Turn("user", text, images))
         return system, turns

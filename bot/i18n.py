@@ -35,14 +35,109 @@ CATALOG: dict[str, dict[str, str]] = {
     "yes": {"en": "yes", "es": "sí"},
     "no": {"en": "no", "es": "no"},
     "forget_confirm": {
-        "en": "This erases everything I have stored about you: every conversation, your "
-        "persona and language. It cannot be undone. To go ahead, send /forget confirm.",
-        "es": "Esto borra todo lo que tengo guardado sobre ti: todas las conversaciones, tu "
-        "personaje y tu idioma. No se puede deshacer. Para continuar, envía /forget confirm.",
+        "en": "This erases everything I have stored about you: every conversation, every "
+        "fact I remember, your linked accounts, persona and language. It cannot be undone. "
+        "To go ahead, send /forget confirm. To forget one fact only, send /forget and its "
+        "number from /memory.",
+        "es": "Esto borra todo lo que tengo guardado sobre ti: todas las conversaciones, todos "
+        "los datos que recuerdo, tus cuentas vinculadas, tu personaje y tu idioma. No se puede "
+        "deshacer. Para continuar, envía /forget confirm. Para olvidar un solo dato, envía "
+        "/forget y su número de /memory.",
     },
     "forget_done": {
         "en": "Done: I erased {count} stored messages and your settings.",
         "es": "Hecho: borré {count} mensajes guardados y tus ajustes.",
+    },
+    "forget_fact_done": {
+        "en": "Done: I forgot fact #{id}.",
+        "es": "Hecho: olvidé el dato #{id}.",
+    },
+    "forget_fact_unknown": {
+        "en": "You have no fact #{id}. /memory lists yours with their numbers.",
+        "es": "No tienes ningún dato #{id}. /memory lista los tuyos con su número.",
+    },
+    "private_only": {
+        "en": "/{name} shows your own data: send it to me in a private chat.",
+        "es": "/{name} muestra tus propios datos: envíamelo en un chat privado.",
+    },
+    "remember_usage": {
+        "en": "Tell me what to remember, e.g. /remember I'm allergic to nuts.",
+        "es": "Dime qué recordar, p. ej. /remember Soy alérgico a los frutos secos.",
+    },
+    "remember_too_long": {
+        "en": "That is too long to keep as one fact: at most {limit} characters.",
+        "es": "Es demasiado largo para guardarlo como un dato: como mucho {limit} caracteres.",
+    },
+    "remember_known": {
+        "en": "I already remember that.",
+        "es": "Eso ya lo recuerdo.",
+    },
+    "remember_done": {
+        "en": "I'll remember that (fact #{id}). /memory shows everything I remember.",
+        "es": "Lo recordaré (dato #{id}). /memory muestra todo lo que recuerdo.",
+    },
+    "memory_header": {
+        "en": "I keep {conversations} conversations and {messages} messages of yours.",
+        "es": "Guardo {conversations} conversaciones y {messages} mensajes tuyos.",
+    },
+    "memory_linked": {
+        "en": "Linked with {count} account(s) on other platforms (/unlink to separate).",
+        "es": "Vinculado con {count} cuenta(s) de otras plataformas (/unlink para separar).",
+    },
+    "memory_facts": {
+        "en": "What I remember about you:",
+        "es": "Lo que recuerdo de ti:",
+    },
+    "memory_told": {"en": " · you told me", "es": " · me lo dijiste"},
+    "memory_how_to_forget": {
+        "en": "/forget <number> forgets one; /export gives you everything as a file.",
+        "es": "/forget <número> olvida uno; /export te da todo en un archivo.",
+    },
+    "memory_no_facts": {
+        "en": "I remember no facts about you yet. Tell me one with /remember.",
+        "es": "Aún no recuerdo ningún dato tuyo. Dime uno con /remember.",
+    },
+    "export_done": {
+        "en": "Everything I keep about you: {conversations} conversations, {messages} "
+        "messages and {facts} facts, in the attached file.",
+        "es": "Todo lo que guardo sobre ti: {conversations} conversaciones, {messages} "
+        "mensajes y {facts} datos, en el archivo adjunto.",
+    },
+    "link_code": {
+        "en": "Your code is {code}. On the other platform, send me /link {plain} within "
+        "{minutes} minutes. It works once; don't share it.",
+        "es": "Tu código es {code}. En la otra plataforma, envíame /link {plain} antes de "
+        "{minutes} minutos. Sirve una sola vez; no lo compartas.",
+    },
+    "link_linked": {
+        "en": "Linked: your memory, facts, persona and language now follow you on both "
+        "platforms. /unlink separates them again.",
+        "es": "Vinculado: tu memoria, tus datos, tu personaje y tu idioma te acompañan ahora "
+        "en las dos plataformas. /unlink las separa de nuevo.",
+    },
+    "link_invalid": {
+        "en": "That code is not valid: it may have expired or been used. Send /link on the "
+        "other platform for a new one.",
+        "es": "Ese código no es válido: puede haber caducado o estar usado. Envía /link en la "
+        "otra plataforma para obtener uno nuevo.",
+    },
+    "link_own": {
+        "en": "That code is from this same account (or one already linked): send it from "
+        "your account on the other platform.",
+        "es": "Ese código es de esta misma cuenta (o de una ya vinculada): envíalo desde tu "
+        "cuenta de la otra plataforma.",
+    },
+    "link_too_many": {
+        "en": "Too many attempts. Wait ten minutes and try again.",
+        "es": "Demasiados intentos. Espera diez minutos y vuelve a probar.",
+    },
+    "unlink_done": {
+        "en": "Separated: this account keeps what it wrote, the others keep theirs.",
+        "es": "Separada: esta cuenta conserva lo que escribió y las demás lo suyo.",
+    },
+    "unlink_none": {
+        "en": "This account is not linked with any other.",
+        "es": "Esta cuenta no está vinculada con ninguna otra.",
     },
     "lang_current": {
         "en": "Language: English. Switch with /lang es or /lang en.",
@@ -130,6 +225,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The model returned an empty answer. Please try again.",
         "es": "El modelo devolvió una respuesta vacía. Vuelve a intentarlo.",
     },
+    "export_written": {"en": "Your data is in {path}", "es": "Tus datos están en {path}"},
 }
 
 # What the user sent that the bot can't read, as a noun phrase for "I can't read {kind}".

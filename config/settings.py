@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     delivery_deadline: float = Field(600.0, alias="TERTULIA_DELIVERY_DEADLINE", gt=0)
     # On SIGTERM, how long replies in flight may take to finish.
     drain_seconds: float = Field(10.0, alias="TERTULIA_DRAIN_SECONDS", ge=0)
+    # Facts and summaries written by the model in the background. "auto": on for Gemini
+    # and OpenAI-compatible models, off for the small local one (its facts are noise).
+    learn: Literal["auto", "on", "off"] = Field("auto", alias="TERTULIA_LEARN")
+    # At most one fact extraction per this many of a person's turns.
+    facts_every: int = Field(4, alias="TERTULIA_FACTS_EVERY", ge=1, le=1000)
 
     # Local model (llama-cpp-python)
     local_model: Path | None = Field(None, alias="TERTULIA_LOCAL_MODEL")
@@ -143,6 +148,10 @@ class Settings(BaseSettings):
             if info.alias == variable:
                 return getattr(self, name)
         raise KeyError(variable)
+
+    def learns(self, backend: str) -> bool:
+        """Whether the model writes facts and summaries in the background."""
+        return self.learn == "on" or (self.learn == "auto" and backend != "local")
 
     def admin_ids(self) -> frozenset[str]:
         """Admins as `platform:user_id` strings (e.g. `telegram:42`)."""

@@ -1,0 +1,66 @@
+"""What a command is: its description, arguments, handler, and what a handler may use."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from bot.ports import ChatModel, MemoryStore
+from bot.types import Attachment, IncomingMessage, Persona, User
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """What a command handler may use: the caller, their language and the engine's parts."""
+
+    msg: IncomingMessage
+    user: User
+    lang: str
+    args: str
+    store: MemoryStore
+    model: ChatModel
+    personas: Mapping[str, Persona]
+    default_persona: str
+    registry: Mapping[str, Command]
+    is_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A command's answer: its text, and a file for the person when there is one."""
+
+    text: str
+    attachment: Attachment | None = None
+
+
+Handler = Callable[[CommandContext], Awaitable[str | Answer]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandArg:
+    """One optional or required argument, described in each language."""
+
+    name: str
+    description: Mapping[str, str]
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command every adapter exposes (Telegram menu, Discord app command, console)."""
+
+    name: str
+    description: Mapping[str, str]
+    handler: Handler
+    args: tuple[CommandArg, ...] = ()
+    admin_only: bool = False
+    # The answer concerns the user's own data: Discord shows it only to them.
+    private: bool = False
+    # It shows the person's stored data: refused where the whole group would see it.
+    personal: bool = False
+
+
+def d(en: str, es: str) -> dict[str, str]:
+    """A text in each catalog language."""
+    return {"en": en, "es": es}
