@@ -12,8 +12,16 @@ from contextlib import aclosing, asynccontextmanager
 from bot import context
 from bot.commands import REGISTRY, Answer, Command, CommandContext
 from bot.i18n import media_name, normalize_lang, t
+from bot.indexing import Indexer
 from bot.learning import Learner
-from bot.ports import ChatModel, MemoryStore, ModelBlocked, ModelError, ModelUnavailable
+from bot.ports import (
+    ChatModel,
+    Embedder,
+    MemoryStore,
+    ModelBlocked,
+    ModelError,
+    ModelUnavailable,
+)
 from bot.types import (
     Accepted,
     ConversationKey,
@@ -50,6 +58,8 @@ class Engine:
         admins: frozenset[str] = frozenset(),
         facts_every: int = 0,
         summaries: bool = False,
+        embedder: Embedder | None = None,
+        embed_timeout: float = 2.0,
     ) -> None:
         if default_persona not in personas:
             raise ValueError(f"unknown default persona {default_persona!r}")
@@ -71,6 +81,10 @@ class Engine:
         self.learner = Learner(
             store, model, facts_every=facts_every, window_tokens=window, summary_tokens=summary
         )
+        # Vectors for recall by meaning, when an embedder is configured.
+        self.embedder = embedder
+        self.embed_timeout = embed_timeout
+        self.indexer = Indexer(store, embedder) if embedder is not None else None
         # One lock per conversation key with a message in flight; entries vanish when no
         # task holds them, so memory stays flat however many people come and go.
         self._locks: weakref.WeakValueDictionary[ConversationKey, asyncio.Lock] = (
@@ -124,10 +138,19 @@ class Engine:
     async def delivered(self, ref: TurnRef) -> None:
         """The person saw this reply in full: what they said may now be remembered."""
         self.learner.after_reply(ref)
+        if self.indexer is not None:
+            self.indexer.kick()
+
+    async def open(self) -> None:
+        """Start background work: turns stored while the bot was down get their vectors."""
+        if self.indexer is not None:
+            self.indexer.kick()
 
     async def close(self) -> None:
         """Stop background upkeep (what it had not finished is redone next time)."""
         await self.learner.close()
+        if self.indexer is not None:
+            await self.indexer.close()
 
     async def answer(self, msg: IncomingMessage) -> AsyncGenerator[ReplyEvent, None]:
         """Text pieces ending with one Done; nothing at all for a repeat or an empty message.
@@ -307,9 +330,19 @@ class Engine:
         # Never a private chat's words into a group: from a group, only that group's.
         where = None if msg.is_direct else msg.key.chat_id
         words = context.search_words(text)
-        facts = await self.store.facts(user.ids, chat_id=where)
+        # The message's own vector is asked for first, while the store is read.
+        meaning = asyncio.ensure_future(self._meaning(text)) if self.embedder else None
+        try:
+            facts = await self.store.facts(user.ids, chat_id=where)
+        finally:
+            vector = await meaning if meaning is not None else None
         found = await self.store.recall(
-            user.ids, words, exclude_conversation=conversation, chat_id=where
+            user.ids,
+            words,
+            exclude_conversation=conversation,
+            chat_id=where,
+            vector=vector,
+            embedder=self.embedder.name if self.embedder else "",
         )
         memory = context.Memory(facts, ingested.summary, found, words)
         extra = context.memory_prompt(memory, budget, estimate)
@@ -321,6 +354,17 @@ class Engine:
         turns = context.fit_window(stored, max(budget, 0))
         turns.append(Turn("user", text, images))
         return system, turns
+
+    async def _meaning(self, text: str) -> list[float] | None:
+        """The message as a search vector; None (words only) if the embedder is slow or down."""
+        assert self.embedder is not None
+        try:
+            async with asyncio.timeout(self.embed_timeout):
+                (vector,) = await self.embedder.embed([text], query=True)
+            return vector
+        except Exception as exc:  # TimeoutError too: recall by words still works
+            log.warning("no search vector for a message: %s", exc)
+            return None
 
 
 async def _fetch(sources: Sequence[Image | RemoteImage]) -> tuple[Image, ...] | None:

@@ -116,10 +116,23 @@ class MemoryStore(Protocol):
         exclude_conversation: int,
         chat_id: str | None = None,
         limit: int = 5,
+        vector: Sequence[float] | None = None,
+        embedder: str = "",
     ) -> list[Recalled]:
         """The person's answered chat turns from other conversations (in `chat_id` only,
         when given) that best match any of `words` (full text, accents folded), best first.
-        `user_id` may be every identity of a linked person."""
+        `user_id` may be every identity of a linked person. With the message's `vector`
+        (from `embedder`), the turns nearest in meaning join by reciprocal rank fusion."""
+        ...
+
+    async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, str]]:
+        """Chat turns this embedder has not seen yet, oldest first: (message id, text)."""
+        ...
+
+    async def keep_vectors(
+        self, embedder: str, found: Sequence[tuple[int, Sequence[float]]], *, through: int
+    ) -> None:
+        """Store vectors of messages and move this embedder's mark to message `through`."""
         ...
 
     # -- facts and summaries ------------------------------------------------------------

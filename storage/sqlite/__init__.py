@@ -22,3 +22,8 @@ class SqliteStore(
     (facts, summaries), users (choices, links, erasure), export and reports; the
     connection and its helpers in connection.
     """
+
+    async def forget(self, user_id: int) -> int:
+        count = await super().forget(user_id)
+        self._drop_cached_vectors()  # no erased person's vector stays in this process
+        return count

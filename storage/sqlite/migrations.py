@@ -217,6 +217,29 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX link_attempts_user ON link_attempts(user_id, at);
         """,
     ),
+    (
+        "007_vectors",
+        """
+        -- Chat turns as vectors, for recall by meaning. Written in the background, in
+        -- batches, per embedder (vectors of two embedders never mix); found per person
+        -- by an exact scan of that person's vectors (storage.sqlite.vectors).
+        CREATE TABLE vectors (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            embedder TEXT NOT NULL,
+            user_id INTEGER NOT NULL,
+            conversation_id INTEGER NOT NULL,
+            chat_id TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (message_id, embedder)
+        ) WITHOUT ROWID;
+        CREATE INDEX vectors_user ON vectors(user_id, embedder, message_id);
+        -- How far each embedder has got through messages (ids only ever grow).
+        CREATE TABLE embedded (
+            embedder TEXT PRIMARY KEY,
+            through INTEGER NOT NULL
+        );
+        """,
+    ),
 )
 
 

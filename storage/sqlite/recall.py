@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.types import Recalled
-from storage.sqlite.connection import Database
 from storage.sqlite.terms import recall_terms
+from storage.sqlite.vectors import VectorQueries
 
 # The best matches among one person's answered chat turns outside the current
 # conversation (and, from a group, only in that group), each with its pair: the reply
@@ -28,6 +28,20 @@ _PAIRS = (
 )
 RECALL_SQL = _PAIRS.format(hits=_HITS.format(chat=""), people="{people}")
 RECALL_IN_CHAT_SQL = _PAIRS.format(hits=_HITS.format(chat=" AND chat_id = ?"), people="{people}")
+# The same pairs for hits found by id (full text and vectors fused), in any order.
+_PAIRS_BY_ID = (
+    "SELECT m.id, m.role, m.text, m.created_at, p.text FROM messages m"
+    " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
+    "  AND p.id = (CASE m.role WHEN 'user'"
+    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
+    " WHERE m.id IN ({ids}) AND m.user_id IN ({people}) AND m.kind = 'chat'"
+    " AND m.outcome = 'ok'"
+)
+_IDS = (
+    "SELECT rowid FROM recall_fts WHERE recall_fts MATCH ? AND conversation_id != ?{chat}"
+    " ORDER BY rank LIMIT ?"
+)
+RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. (2009)
 INDEX_SQL = "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id) VALUES (?, ?, ?, ?)"
 CANDIDATES = 50  # a few failed or settled-later turns among the best still leave enough
 MAX_WORDS = 16
@@ -47,8 +61,17 @@ def match_expression(user_ids: Sequence[int], words: Sequence[str]) -> str | Non
     return " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
 
 
-class RecallQueries(Database):
-    """Full-text recall across one person's conversations."""
+def fuse(*rankings: Sequence[int]) -> list[int]:
+    """Ids ranked by reciprocal rank fusion: by rank alone, never by any score's scale."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, id_ in enumerate(ranking):
+            scores[id_] = scores.get(id_, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return sorted(scores, key=lambda i: -scores[i])
+
+
+class RecallQueries(VectorQueries):
+    """Recall across one person's conversations: full text, fused with vectors when given."""
 
     async def recall(
         self,
@@ -58,13 +81,20 @@ class RecallQueries(Database):
         exclude_conversation: int,
         chat_id: str | None = None,
         limit: int = 5,
+        vector: Sequence[float] | None = None,
+        embedder: str = "",
     ) -> list[Recalled]:
         """The person's answered chat turns from other conversations (in `chat_id` only,
         when given) that best match any of `words` (full text, accents folded), best first.
 
-        `user_id` may be every identity of a linked person."""
+        `user_id` may be every identity of a linked person. With the message's `vector`
+        (from `embedder`), the person's turns nearest in meaning join by rank fusion."""
         ids = (user_id,) if isinstance(user_id, int) else tuple(user_id)
         query = match_expression(ids, words)
+        if vector is not None and limit > 0:
+            return await self._fused(
+                ids, query, vector, embedder, exclude_conversation, chat_id, limit
+            )
         if query is None or limit <= 0:
             return []
         candidates = max(CANDIDATES, limit)
@@ -76,3 +106,36 @@ class RecallQueries(Database):
         people = ",".join("?" * len(ids))
         rows = await self._read(sql.format(people=people), (*hits, *ids, limit))
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in rows]
+
+    async def _fused(
+        self,
+        ids: tuple[int, ...],
+        query: str | None,
+        vector: Sequence[float],
+        embedder: str,
+        exclude_conversation: int,
+        chat_id: str | None,
+        limit: int,
+    ) -> list[Recalled]:
+        by_words: list[int] = []
+        if query is not None:
+            chat = "" if chat_id is None else " AND chat_id = ?"
+            params: tuple[str | int, ...] = (query, exclude_conversation)
+            params += (() if chat_id is None else (chat_id,)) + (CANDIDATES,)
+            rows = await self._read(_IDS.format(chat=chat), params)
+            by_words = [r[0] for r in rows]
+        by_meaning = await self.nearest(
+            ids,
+            embedder,
+            vector,
+            exclude_conversation=exclude_conversation,
+            chat_id=chat_id,
+            limit=CANDIDATES,
+        )
+        ranked = fuse(by_words, by_meaning)[:CANDIDATES]
+        if not ranked:
+            return []
+        sql = _PAIRS_BY_ID.format(ids=",".join("?" * len(ranked)), people=",".join("?" * len(ids)))
+        found = {r[0]: r[1:] for r in await self._read(sql, (*ranked, *ids))}
+        best = [found[i] for i in ranked if i in found][:limit]
+        return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in best]

@@ -1,0 +1,147 @@
+"""Vectors on SQLite: chat turns embedded in the background, searched per person by meaning."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from storage.sqlite.connection import Database
+
+# Embedding inputs are cut here: a long paste says what it is about in its start.
+EMBED_CHARS = 2000
+CACHE_BYTES = 256 * 1024 * 1024  # per process, for the people who talked most lately
+
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(slots=True)
+class _Matrix:
+    """One person's vectors in memory, grown in place as new ones are stored."""
+
+    through: int = 0  # the newest message id loaded
+    size: int = 0  # rows in use; the arrays have room for more
+    rows: Floats = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    conversations: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    chats: npt.NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, object))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.rows.nbytes)
+
+    def extend(self, rows: Sequence[tuple[int, int, str, bytes]]) -> None:
+        fresh = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        need = self.size + len(rows)
+        if need > len(self.rows) or self.rows.shape[1] != fresh.shape[1]:
+            # Double the room: a person who keeps talking costs amortised copies only.
+            room = max(need, 2 * len(self.rows), 64)
+            grown = np.zeros((room, fresh.shape[1]), np.float32)
+            if self.size:
+                grown[: self.size] = self.rows[: self.size]
+            self.rows = grown
+            self.ids = np.resize(self.ids, room)
+            self.conversations = np.resize(self.conversations, room)
+            self.chats = np.resize(self.chats, room)
+        end = self.size + len(rows)
+        self.rows[self.size : end] = fresh
+        self.ids[self.size : end] = [r[0] for r in rows]
+        self.conversations[self.size : end] = [r[1] for r in rows]
+        self.chats[self.size : end] = [r[2] for r in rows]
+        self.size = end
+        self.through = int(rows[-1][0])
+
+
+class VectorQueries(Database):
+    """Writing vectors, and the exact nearest search over one person's."""
+
+    _matrices: OrderedDict[tuple[str, tuple[int, ...]], _Matrix]
+
+    def _cache(self) -> OrderedDict[tuple[str, tuple[int, ...]], _Matrix]:
+        if not hasattr(self, "_matrices"):
+            self._matrices = OrderedDict()
+        return self._matrices
+
+    async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, str]]:
+        """Chat turns this embedder has not seen yet, oldest first: (message id, text)."""
+        rows = await self._read(
+            "SELECT id, substr(text, 1, ?) FROM messages"
+            " WHERE id > coalesce((SELECT through FROM embedded WHERE embedder = ?), 0)"
+            " AND kind = 'chat' ORDER BY id LIMIT ?",
+            (EMBED_CHARS, embedder, limit),
+        )
+        return [(int(i), str(text)) for i, text in rows]
+
+    async def keep_vectors(
+        self, embedder: str, found: Sequence[tuple[int, Sequence[float]]], *, through: int
+    ) -> None:
+        """Store vectors (each copies its message's person, conversation and chat) and
+        move this embedder's mark to message `through`."""
+        async with self._write() as conn:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO vectors"
+                " (message_id, embedder, user_id, conversation_id, chat_id, vector)"
+                " SELECT id, ?, user_id, conversation_id, chat_id, ? FROM messages WHERE id = ?",
+                [
+                    (embedder, np.asarray(v, dtype="<f4").tobytes(), message_id)
+                    for message_id, v in found
+                ],
+            )
+            await conn.execute(
+                "INSERT INTO embedded (embedder, through) VALUES (?, ?) ON CONFLICT (embedder)"
+                " DO UPDATE SET through = max(through, excluded.through)",
+                (embedder, through),
+            )
+
+    async def nearest(
+        self,
+        user_ids: Sequence[int],
+        embedder: str,
+        query: Sequence[float],
+        *,
+        exclude_conversation: int,
+        chat_id: str | None = None,
+        limit: int = 50,
+    ) -> list[int]:
+        """Ids of the person's turns closest in meaning to `query`, best first (exact)."""
+        matrix = await self._matrix(tuple(sorted(user_ids)), embedder)
+        n = matrix.size
+        if n == 0:
+            return []
+        scores = matrix.rows[:n] @ np.asarray(query, dtype=np.float32)
+        # The current conversation (and, from a group, every other chat) never competes.
+        keep = matrix.conversations[:n] != exclude_conversation
+        if chat_id is not None:
+            keep &= matrix.chats[:n] == chat_id
+        top = min(limit, int(keep.sum()))
+        if top <= 0:
+            return []
+        scores = np.where(keep, scores, -np.inf)
+        best = np.argpartition(-scores, top - 1)[:top]
+        best = best[np.argsort(-scores[best])]
+        return [int(i) for i in matrix.ids[best]]
+
+    async def _matrix(self, ids: tuple[int, ...], embedder: str) -> _Matrix:
+        cache = self._cache()
+        key = (embedder, ids)
+        matrix = cache.pop(key, None) or _Matrix()
+        marks = ",".join("?" * len(ids))
+        rows = await self._read(
+            "SELECT message_id, conversation_id, chat_id, vector FROM vectors"
+            f" WHERE user_id IN ({marks}) AND embedder = ? AND message_id > ?"
+            " ORDER BY message_id",
+            (*ids, embedder, matrix.through),
+        )
+        if rows:
+            matrix.extend(rows)
+        cache[key] = matrix  # the most recently used last
+        while sum(m.nbytes for m in cache.values()) > CACHE_BYTES and len(cache) > 1:
+            cache.popitem(last=False)
+        return matrix
+
+    def _drop_cached_vectors(self) -> None:
+        """After /forget: no vector of an erased person stays in this process's memory."""
+        self._cache().clear()
