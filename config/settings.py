@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     learn: Literal["auto", "on", "off"] = Field("auto", alias="TERTULIA_LEARN")
     # At most one fact extraction per this many of a person's turns.
     facts_every: int = Field(4, alias="TERTULIA_FACTS_EVERY", ge=1, le=1000)
+    # Vectors for recall by meaning. "auto": Gemini's or OpenAI's embeddings when their
+    # key is set (not for a custom OPENAI_BASE_URL unless OPENAI_EMBEDDING_MODEL names
+    # one); "local" needs `make embed-local`; "none": recall by words only.
+    embedder: Literal["auto", "none", "gemini", "openai", "local"] = Field(
+        "auto", alias="TERTULIA_EMBEDDER"
+    )
+    gemini_embedding_model: str = Field(
+        "gemini-embedding-001", alias="GEMINI_EMBEDDING_MODEL", min_length=1
+    )
+    openai_embedding_model: str | None = Field(None, alias="OPENAI_EMBEDDING_MODEL")
 
     # Local model (llama-cpp-python)
     local_model: Path | None = Field(None, alias="TERTULIA_LOCAL_MODEL")
@@ -149,6 +159,38 @@ class Settings(BaseSettings):
                 return getattr(self, name)
         raise KeyError(variable)
 
+    def chosen_embedder(self) -> str | None:
+        """The embedder to use, or None for recall by words only."""
+        if self.embedder != "auto":
+            return None if self.embedder == "none" else self.embedder
+        if self.gemini_api_key:
+            return "gemini"
+        if self.openai_api_key and (not self.openai_base_url or self.openai_embedding_model):
+            return "openai"
+        return None
+
+    def embedder_options(self, embedder: str) -> dict[str, Any]:
+        """The keyword arguments of an embedder's constructor (bot.models.EMBEDDERS)."""
+        if embedder == "gemini":
+            key = self.gemini_api_key
+            return {
+                "api_key": key.get_secret_value() if key else "",
+                "model": self.gemini_embedding_model,
+                "base_url": self.gemini_base_url,
+                "timeout": self.model_timeout,
+                "retries": self.model_retries,
+            }
+        if embedder == "openai":
+            key = self.openai_api_key
+            return {
+                "api_key": key.get_secret_value() if key else None,
+                "model": self.openai_embedding_model or "text-embedding-3-small",
+                "base_url": self.openai_base_url,
+                "timeout": self.model_timeout,
+                "retries": self.model_retries,
+            }
+        return {}
+
     def learns(self, backend: str) -> bool:
         """Whether the model writes facts and summaries in the background."""
         return self.learn == "on" or (self.learn == "auto" and backend != "local")
@@ -168,6 +210,8 @@ class Settings(BaseSettings):
             raise SettingsError("GEMINI_API_KEY is required when TERTULIA_BACKEND=gemini")
         if backend == "local" and self.local_model and not self.local_model.is_file():
             raise SettingsError(f"TERTULIA_LOCAL_MODEL: no GGUF file at {self.local_model}")
+        if self.embedder == "gemini" and not self.gemini_api_key:
+            raise SettingsError("GEMINI_API_KEY is required when TERTULIA_EMBEDDER=gemini")
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:

@@ -88,3 +88,29 @@ def test_an_unreadable_env_file_is_one_clear_error(tmp_path: Path) -> None:
     env.write_bytes(b"TERTULIA_LANG=\xff\xfe\n")
     with pytest.raises(SettingsError, match="cannot read the settings file"):
         load_settings(env)
+
+
+def test_the_embedder_and_learning_follow_the_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(None)
+    assert settings.chosen_embedder() is None  # offline: recall by words only
+    assert not settings.learns("local") and settings.learns("gemini")
+    # Ollama and such need an embedding model named before vectors are asked of them.
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    assert load_settings(None).chosen_embedder() is None
+    monkeypatch.setenv("OPENAI_EMBEDDING_MODEL", "nomic-embed-text")
+    openai = load_settings(None)
+    assert openai.chosen_embedder() == "openai"
+    assert openai.embedder_options("openai")["model"] == "nomic-embed-text"
+    monkeypatch.setenv("GEMINI_API_KEY", "g")
+    assert load_settings(None).chosen_embedder() == "gemini"
+    monkeypatch.setenv("TERTULIA_EMBEDDER", "none")
+    monkeypatch.setenv("TERTULIA_LEARN", "off")
+    off = load_settings(None)
+    assert off.chosen_embedder() is None and not off.learns("gemini")
+
+
+def test_a_gemini_embedder_without_key_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERTULIA_EMBEDDER", "gemini")
+    with pytest.raises(SettingsError, match="^GEMINI_API_KEY"):
+        load_settings(None)

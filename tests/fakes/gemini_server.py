@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.vectors import fake_embedding
+
 log = logging.getLogger(__name__)
 
 _STATUS_NAMES = {
@@ -25,6 +27,13 @@ _STATUS_NAMES = {
     504: "DEADLINE_EXCEEDED",
 }
 _SAFETY_REASONS = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII"})
+# google-genai's embed_content calls only this one on the Gemini API (embedContent is
+# Vertex's), whether given one text or many.
+_EMBED_ACTION = "batchEmbedContents"
+# What the real API allows in one batchEmbedContents call.
+MAX_EMBED_BATCH = 100
+# gemini-embedding-001's size when the request names no outputDimensionality.
+DEFAULT_EMBED_DIMENSIONS = 3072
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +95,9 @@ class FakeGeminiServer:
     """Serves `/{version}/models/{model}:{action}` for the actions the bot uses.
 
     Behaviours queued with `script()` answer one request each, in order; when the
-    queue is empty `default` answers. Every request is kept in `requests`.
+    queue is empty `default` answers. Every request is kept in `requests`. Embedding
+    requests take their turn in the queue too: a Failure or Hang applies to them, any
+    other behaviour means "answer normally" with `fake_embedding` vectors.
     """
 
     def __init__(self, default: Behaviour | None = None) -> None:
@@ -158,6 +169,8 @@ class FakeGeminiServer:
         if action == "countTokens":
             words = json.dumps(body.get("contents", [])).split()
             return web.json_response({"totalTokens": len(words)})
+        if action == _EMBED_ACTION:
+            return await self._embed(model, body)
         if action not in ("generateContent", "streamGenerateContent"):
             return _error(Failure(404, f"unknown action {action}"))
         behaviour = self._queue.pop(0) if self._queue else self.default
@@ -175,6 +188,25 @@ class FakeGeminiServer:
         if action == "generateContent":
             return web.json_response(_merge(events))
         return await self._stream(request, events, reply)
+
+    @property
+    def embed_requests(self) -> list[Recorded]:
+        """The embedding calls received, in order."""
+        return [r for r in self.requests if r.action == _EMBED_ACTION]
+
+    async def _embed(self, model: str, body: dict[str, Any]) -> web.Response:
+        behaviour = self._queue.pop(0) if self._queue else self.default
+        if isinstance(behaviour, Hang):
+            await self._sleep(behaviour.seconds)
+        if isinstance(behaviour, Failure):
+            return _error(behaviour)
+        requests = body.get("requests", [])
+        if not requests or len(requests) > MAX_EMBED_BATCH:
+            message = f"* BatchEmbedContentsRequest.requests: at most {MAX_EMBED_BATCH} requests"
+            return _error(Failure(400, message))
+        if any(r.get("model") != f"models/{model}" for r in requests):
+            return _error(Failure(400, "the model of every request must match the URL's"))
+        return web.json_response({"embeddings": [_embedding(r) for r in requests]})
 
     async def _stream(
         self, request: web.Request, events: list[dict[str, Any]], reply: Reply
@@ -236,6 +268,17 @@ def _merge(events: list[dict[str, Any]]) -> dict[str, Any]:
             candidate["content"] = {"role": "model", "parts": [{"text": text}]}
         merged["candidates"] = [candidate]
     return merged
+
+
+def _embedding(request: dict[str, Any]) -> dict[str, Any]:
+    """One EmbedContentRequest's answer: a whole content (all its parts) makes one vector."""
+    parts = request.get("content", {}).get("parts", [])
+    text = " ".join(p.get("text", "") for p in parts if isinstance(p, dict))
+    dimensions = int(request.get("outputDimensionality") or DEFAULT_EMBED_DIMENSIONS)
+    values = fake_embedding(text, dimensions)
+    # Like gemini-embedding-001, only the full size comes back with unit length.
+    scale = 1.0 if dimensions == DEFAULT_EMBED_DIMENSIONS else 0.8
+    return {"values": [v * scale for v in values]}
 
 
 def _error(failure: Failure) -> web.Response:

@@ -1,11 +1,13 @@
-"""A fake OpenAI-compatible chat completions server (aiohttp on 127.0.0.1) for tests and benches."""
+"""A fake OpenAI-compatible server (chat completions, embeddings) on 127.0.0.1 for tests and benches."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.vectors import fake_embedding
+
 log = logging.getLogger(__name__)
 
 Reply = str | Callable[[list[dict[str, Any]]], str]
+# What api.openai.com allows in one embeddings request.
+MAX_EMBEDDING_INPUTS = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +34,11 @@ class ScriptedFailure:
 
 
 class FakeOpenAIServer:
-    """Answers `/v1/chat/completions` (streamed or not) and `/v1/models` with scripted text.
+    """Answers `/v1/chat/completions` (streamed or not), `/v1/embeddings` and `/v1/models`.
 
     `reply` is the assistant's text, or a function of the request's `messages`.
-    Failures queued with `fail_next()` are answered first, one per request.
+    Embeddings are `fake_embedding` vectors of `embedding_dimensions` floats.
+    Failures queued with `fail_next()` are answered first, one per request of any kind.
     """
 
     def __init__(
@@ -42,6 +49,7 @@ class FakeOpenAIServer:
         finish_reason: str = "stop",
         chunk_delay: float = 0.0,
         models: tuple[str, ...] = ("fake-model",),
+        embedding_dimensions: int = 1536,
     ) -> None:
         self.reply = reply
         self.chunk = max(1, chunk)
@@ -50,6 +58,8 @@ class FakeOpenAIServer:
         self.models = models
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.embedding_dimensions = embedding_dimensions
+        self.embedding_requests: list[dict[str, Any]] = []
         self._failures: list[ScriptedFailure] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -65,6 +75,7 @@ class FakeOpenAIServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         # Bind the socket ourselves so the OS picks a free port and we can read it back.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -97,7 +108,7 @@ class FakeOpenAIServer:
         message: str | None = None,
         retry_after_ms: int | None = 1,
     ) -> None:
-        """Answer the next `times` completion requests with an HTTP error.
+        """Answer the next `times` requests (completions or embeddings) with an HTTP error.
 
         A tiny `retry-after-ms` is sent by default so the SDK's retries stay instant.
         """
@@ -113,6 +124,34 @@ class FakeOpenAIServer:
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
         return web.json_response({"object": "list", "data": data})
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.embedding_requests.append(body)
+        if self._failures:
+            return self._error(self._failures.pop(0))
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        # The real API's checks, so a client that breaks them fails here too.
+        if not isinstance(inputs, list) or not all(isinstance(t, str) and t for t in inputs):
+            return self._error(ScriptedFailure(400, "'$.input' is invalid.", None))
+        if not inputs or len(inputs) > MAX_EMBEDDING_INPUTS:
+            message = f"'$.input' must have at most {MAX_EMBEDDING_INPUTS} items"
+            return self._error(ScriptedFailure(400, message, None))
+        model = str(body.get("model", "fake-model"))
+        dimensions = body.get("dimensions")
+        if dimensions is not None and not model.startswith("text-embedding-3"):
+            message = "This model does not support specifying dimensions."
+            return self._error(ScriptedFailure(400, message, None))
+        size = int(dimensions or self.embedding_dimensions)
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [
+            {"object": "embedding", "index": i, "embedding": _encoded(vector, as_base64)}
+            for i, vector in enumerate(fake_embedding(t, size) for t in inputs)
+        ]
+        tokens = sum(len(t.split()) for t in inputs)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return web.json_response({"object": "list", "data": data, "model": model, "usage": usage})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -178,6 +217,13 @@ class FakeOpenAIServer:
             headers["retry-after-ms"] = str(failure.retry_after_ms)
         body = {"error": {"message": failure.message, "type": kind, "param": None, "code": None}}
         return web.json_response(body, status=failure.status, headers=headers)
+
+
+def _encoded(vector: list[float], as_base64: bool) -> list[float] | str:
+    """Floats as JSON, or (the SDK's default) base64 of little-endian float32s."""
+    if not as_base64:
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def _usage(messages: list[dict[str, Any]], text: str) -> dict[str, int]:

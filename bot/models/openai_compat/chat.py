@@ -1,4 +1,4 @@
-"""OpenAI-compatible chat completions backend (OpenAI, Ollama, llama-server, vLLM, ...)."""
+"""OpenAI-compatible chat completions (OpenAI, Ollama, llama-server, vLLM, ...)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from typing import Any
 import openai
 
 from bot.models import rough_tokens
-from bot.ports import ModelBlocked, ModelError, ModelUnavailable
+from bot.models.openai_compat.client import PLACEHOLDER_KEY, make_client, translate
+from bot.ports import ModelBlocked, ModelError
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
-
-# Local servers (Ollama, llama-server) ignore the key but the SDK insists on one.
-PLACEHOLDER_KEY = "not-needed"
 
 # Names that accept image parts. Matched against the bare name: no "provider/" prefix
 # (OpenRouter) and no ":tag" suffix (Ollama). Unknown names fall back to text only.
@@ -46,10 +44,6 @@ _CONTEXT: tuple[tuple[str, int], ...] = (
 )
 # Ollama's default num_ctx; a safe guess for any server we do not know.
 DEFAULT_CONTEXT = 4_096
-
-# Statuses the SDK retries itself; still failing afterwards means "try later".
-_TRANSIENT = {408, 409, 429}
-_SECRET = re.compile(r"\b(sk|key|api)[-_][A-Za-z0-9_\-*]{6,}")
 
 
 def _choices(chunk: object) -> list[dict[str, Any]]:
@@ -100,17 +94,7 @@ class OpenAIModel:
         # api.openai.com wants max_completion_tokens (o-series and gpt-5 reject max_tokens);
         # compatible servers (Ollama, llama-server) mostly know only max_tokens.
         self._classic_limit = base_url is not None
-        # The SDK retries 408/409/429/5xx and connection errors with jittered backoff and
-        # honours Retry-After, so we do not add a second retry loop on top.
-        # aiohttp as the transport (the SDK's documented DefaultAioHttpClient): its default
-        # httpx2/httpcore/anyio stack cost ~3x the CPU per streamed answer under load.
-        self._client = openai.AsyncOpenAI(
-            api_key=self._key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=retries,
-            http_client=openai.DefaultAioHttpClient(),
-        )
+        self._client = make_client(self._key, base_url, timeout=timeout, retries=retries)
 
     def estimate_tokens(self, text: str) -> int:
         return rough_tokens(text)
@@ -177,27 +161,6 @@ class OpenAIModel:
         return messages
 
     def _translate(self, exc: openai.APIError) -> ModelError:
-        if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-            log.warning("openai: cannot reach %s (%s)", self._client.base_url, type(exc).__name__)
-            return ModelUnavailable(f"openai: cannot reach the server ({type(exc).__name__})")
-        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
-        reason = self._reason(exc)
-        log.warning("openai: %s failed: HTTP %s: %s", self.model, status, reason)
-        if status is not None and (status in _TRANSIENT or status >= 500):
-            return ModelUnavailable(f"openai: HTTP {status} after retries: {reason}")
-        if status in (401, 403):
-            return ModelError(f"openai: HTTP {status}: the API key was rejected")
-        if status is None:
-            return ModelError(f"openai: {reason}")
-        return ModelError(f"openai: HTTP {status}: {reason}")
-
-    def _reason(self, exc: openai.APIError) -> str:
-        """A one-line reason from the provider's message, without the key, at most 200 chars."""
-        body = exc.body
-        message = exc.message
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
-        message = _SECRET.sub("***", message)
-        if len(self._key) >= 8:  # replacing a 1-letter dummy key would mangle the text
-            message = message.replace(self._key, "***")
-        return " ".join(message.split())[:200]
+        return translate(
+            exc, what="openai", model=self.model, key=self._key, base_url=self._client.base_url
+        )

@@ -1,33 +1,17 @@
-"""The Gemini backend: streams replies from Google's Gemini API with google-genai."""
+"""Gemini chat: streams replies from Google's Gemini API with google-genai."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 import json
 import logging
-import random
-import re
-import urllib.parse
-import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
-import aiohttp
-from google import genai
-from google.genai import errors, types
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-from tenacity.stop import stop_base
-
 from bot.models import rough_tokens
-from bot.ports import ModelBlocked, ModelError, ModelUnavailable
+from bot.models.gemini.client import REQUEST_ERRORS, Client, failure, redactor, retrying
+from bot.ports import ModelBlocked, ModelError
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
@@ -45,50 +29,9 @@ _CONTEXT_WINDOWS: dict[str, int] = {
     "gemma-3": 131_072,
 }
 DEFAULT_CONTEXT_TOKENS = 32_768
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 # Finish reasons that mean the provider withheld the answer.
 _BLOCKING = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"})
-# 408 and 429 are worth another try; so is every 5xx.
-_RETRYABLE_4XX = frozenset({408, 429})
-# A user is waiting: never sleep longer than this between attempts. A server asking for
-# more (a spent daily quota) gets no retry at all: an early retry only burns quota.
-MAX_RETRY_DELAY = 30.0
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    # Requests go through our aiohttp session; the SDK's httpx fallback fails the same way.
-    found: list[type[BaseException]] = [
-        TimeoutError,
-        ConnectionError,
-        aiohttp.ClientConnectionError,
-        aiohttp.ClientPayloadError,
-    ]
-    for name in ("httpx", "httpx2"):
-        try:
-            module = importlib.import_module(name)
-            found.append(module.TransportError)
-        except (ImportError, AttributeError):
-            pass
-    return tuple(found)
-
-
-_TRANSPORT_ERRORS = _transport_errors()
-# What a request can fail with that we turn into ModelError/ModelUnavailable.
-_REQUEST_ERRORS: tuple[type[BaseException], ...] = (errors.APIError, *_TRANSPORT_ERRORS)
-
-
-def env_proxy(url: str) -> str | None:
-    """The proxy the environment names for `url` (HTTPS_PROXY, ALL_PROXY, NO_PROXY), if any."""
-    parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if proxy is None or urllib.request.proxy_bypass(parts.hostname or ""):
-        return None
-    # aiohttp speaks only to HTTP proxies (ALL_PROXY is often socks5://): skip others,
-    # as aiohttp's own trust_env did.
-    return proxy if urllib.parse.urlsplit(proxy).scheme in ("http", "https") else None
 
 
 def context_window(model: str) -> int:
@@ -121,44 +64,18 @@ class GeminiModel:
             model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
         )
         self.context_tokens = context_window(model)
-        self._api_key = api_key
         self._timeout = timeout
         self._retries = max(0, retries)
         self._backoff = backoff
         self.max_output_tokens = max_output_tokens
-        self._backoff_wait = wait_exponential_jitter(
-            initial=backoff, max=MAX_RETRY_DELAY, jitter=backoff
-        )
-        self._closed = False
-        self._base_url = base_url
-        self._total_timeout = total_timeout
-        self._session: aiohttp.ClientSession | None = None
-        self._client: genai.Client | None = None  # made in the event loop, on first use
+        self._redact = redactor(api_key)
+        # aiohttp applies the client's timeout to the whole response, body included, so it
+        # bounds a full answer; `timeout` (first chunk, gaps between chunks) is ours.
+        self._client = Client(api_key, base_url, max(timeout, total_timeout))
 
     def _api(self) -> Any:
         """The SDK's API client, which sends every request (auth, base URL, errors)."""
-        if self._client is None:
-            # google-genai's own aiohttp session trusts the environment, and aiohttp then
-            # looks for ~/.netrc in a worker thread on every request; this one reads the
-            # proxy variables once.
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0),
-                trust_env=False,
-                proxy=env_proxy(self._base_url or DEFAULT_BASE_URL),
-            )
-            # aiohttp applies HttpOptions.timeout to the whole response, body included, so
-            # it bounds a full answer; `timeout` (first chunk, gaps between chunks) is ours.
-            # retry_options with one attempt stops the SDK's hidden retries: we own them.
-            self._client = genai.Client(
-                api_key=self._api_key,
-                http_options=types.HttpOptions(
-                    base_url=self._base_url,
-                    timeout=int(max(self._timeout, self._total_timeout) * 1000),
-                    retry_options=types.HttpRetryOptions(attempts=1),
-                    aiohttp_client=self._session,
-                ),
-            )
-        return self._client.aio._api_client
+        return self._client.sdk().aio._api_client
 
     def estimate_tokens(self, text: str) -> int:
         """A cheap estimate: counting exactly would cost a request per message."""
@@ -169,14 +86,7 @@ class GeminiModel:
 
     async def close(self) -> None:
         """Close the client's HTTP sessions; call once at shutdown."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._client is not None:
-            await self._client.aio.aclose()
-            self._client.close()
-        if self._session is not None:
-            await self._session.close()
+        await self._client.close()
 
     def _request(self, system: str, turns: Sequence[Turn]) -> dict[str, Any]:
         """The streamGenerateContent body in the API's own JSON shape.
@@ -202,17 +112,17 @@ class GeminiModel:
         responses: AsyncIterator[Any] | None = None
         try:
             try:
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self._retries + 1) | _ServerWantsTooLong(),
-                    wait=self._wait,
-                    retry=retry_if_exception(_is_transient),
-                    before_sleep=self._log_retry,
-                    reraise=True,
+                async for attempt in retrying(
+                    retries=self._retries,
+                    backoff=self._backoff,
+                    what="Gemini",
+                    redact=self._redact,
+                    log=log,
                 ):
                     with attempt:
                         responses, first = await self._open(dict(request))
-            except _REQUEST_ERRORS as exc:
-                raise self._failure(exc) from exc
+            except REQUEST_ERRORS as exc:
+                raise failure(exc, "Gemini", self._redact) from exc
             assert responses is not None  # the successful attempt set it
             yield first
             # From here on text has reached the user: a failure ends the turn, never a retry.
@@ -222,8 +132,8 @@ class GeminiModel:
                         response = await anext(responses)
                 except StopAsyncIteration:
                     break
-                except _REQUEST_ERRORS as exc:
-                    raise self._failure(exc) from exc
+                except REQUEST_ERRORS as exc:
+                    raise failure(exc, "Gemini", self._redact) from exc
                 text = _text(_chunk(response))
                 if text:
                     yield text
@@ -258,35 +168,6 @@ class GeminiModel:
         if finish == "MAX_TOKENS":
             raise ModelError("Gemini used its whole output budget before writing any text")
         raise ModelError("Gemini returned an empty answer")
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        server = _retry_delay(exc)
-        if server is None:
-            return float(self._backoff_wait(state))
-        # Honour the server's delay, plus up to 10% so waiting users do not stampede.
-        return min(server * random.uniform(1.0, 1.1), MAX_RETRY_DELAY)
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        delay = state.next_action.sleep if state.next_action else 0.0
-        log.warning(
-            "Gemini %s: retrying in %.2fs (attempt %d of %d)",
-            self._reason(exc),
-            delay,
-            state.attempt_number + 1,
-            self._retries + 1,
-        )
-
-    def _reason(self, exc: BaseException | None) -> str:
-        # Servers have been known to echo the request's key back in an error message.
-        reason = _describe(exc)
-        return reason.replace(self._api_key, "***") if self._api_key else reason
-
-    def _failure(self, exc: BaseException) -> ModelError:
-        if _is_transient(exc):
-            return ModelUnavailable(f"Gemini unavailable: {self._reason(exc)}")
-        return ModelError(f"Gemini refused the request: {self._reason(exc)}")
 
 
 def _content(turn: Turn) -> dict[str, Any] | None:
@@ -338,46 +219,6 @@ def _text(chunk: dict[str, Any]) -> str:
         for p in parts
         if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
     )
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, errors.APIError):
-        code = exc.code or 0
-        return code in _RETRYABLE_4XX or code >= 500
-    return isinstance(exc, _TRANSPORT_ERRORS)
-
-
-class _ServerWantsTooLong(stop_base):
-    """Stop when the server's RetryInfo asks for a longer wait than a user will sit through."""
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        delay = _retry_delay(exc)
-        return delay is not None and delay > MAX_RETRY_DELAY
-
-
-def _retry_delay(exc: BaseException | None) -> float | None:
-    """The server's RetryInfo `retryDelay` in seconds, when the error carries one."""
-    if not isinstance(exc, errors.APIError) or not isinstance(exc.details, dict):
-        return None
-    body = exc.details.get("error", exc.details)
-    details = body.get("details") if isinstance(body, dict) else None
-    for detail in details if isinstance(details, list) else []:
-        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
-            match = _DURATION.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
-
-
-def _describe(exc: BaseException | None) -> str:
-    """A short reason for logs and errors: codes and the server's message, never a body."""
-    if isinstance(exc, errors.APIError):
-        message = (exc.message or "").strip()
-        return f"{exc.code} {exc.status or ''}: {message[:200]}".strip(": ")
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return type(exc).__name__ if exc is not None else "unknown error"
 
 
 async def _close(responses: AsyncIterator[Any] | None) -> None:

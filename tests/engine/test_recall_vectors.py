@@ -1,0 +1,174 @@
+"""Recall by meaning: background embedding, fusion with full text, the embedder's failures."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.indexing import Indexer
+from bot.models.gemini import GeminiEmbedder
+from bot.ports import ModelUnavailable
+from storage.sqlite import SqliteStore
+from tests.conftest import MakeEngine, collect, command, msg
+from tests.engine.memory_model import MemoryModel
+from tests.engine.test_memory import said
+from tests.fakes.gemini_server import Failure, FakeGeminiServer
+from tests.fakes.vectors import fake_embedding
+
+
+class FakeEmbedder:
+    """In-process vectors from tests.fakes.vectors; records every call."""
+
+    name = "fake/hashed-64"
+    dimensions = 64
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], bool]] = []
+        self.failures: list[Exception] = []
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> list[list[float]]:
+        self.calls.append((list(texts), query))
+        if self.failures:
+            raise self.failures.pop(0)
+        return [fake_embedding(t, self.dimensions) for t in texts]
+
+
+async def test_a_turn_found_only_by_meaning_reaches_a_later_conversation(
+    make_engine: MakeEngine,
+) -> None:
+    # "perros" shares no whole word with "perro": full text alone cannot find it.
+    question = "¿Cuántos perros caben?"
+    for embedder in (None, FakeEmbedder()):
+        model = MemoryModel()
+        engine = make_engine(model, embedder=embedder)
+        user = "words" if embedder is None else "meaning"
+        await said(engine, msg("Mi perro Toby adora la playa", user=user))
+        if engine.indexer is not None:
+            await engine.indexer.idle()
+        await collect(engine, command("/new", user=user))
+        await said(engine, msg(question, user=user))
+        found = "Mi perro Toby adora la playa" in model.chats[-1][0]
+        assert found == (embedder is not None)
+
+
+async def test_vectors_are_written_in_batches_off_the_reply_path(
+    make_engine: MakeEngine, db_path: Path
+) -> None:
+    embedder = FakeEmbedder()
+    engine = make_engine(MemoryModel(), embedder=embedder)
+    assert engine.indexer is not None
+    engine.indexer.batch = 4
+    for i in range(5):
+        await collect(engine, msg(f"mensaje número {i}"))
+    # Replies were answered with a query vector each, and nothing else yet.
+    assert [q for _, q in embedder.calls] == [True] * 5
+    await engine.open()
+    await engine.indexer.idle()
+    batches = [texts for texts, q in embedder.calls if not q]
+    assert [len(b) for b in batches] == [4, 4, 2]  # 5 turns and their 5 replies
+    with sqlite3.connect(db_path) as raw:
+        (count,) = raw.execute("SELECT count(*) FROM vectors").fetchone()
+    assert count == 10
+    await engine.close()
+
+
+async def test_the_embedder_down_leaves_recall_by_words(make_engine: MakeEngine) -> None:
+    embedder = FakeEmbedder()
+    model = MemoryModel()
+    engine = make_engine(model, embedder=embedder)
+    await said(engine, msg("Mi perro Toby adora la playa"))
+    await collect(engine, command("/new"))
+    embedder.failures.append(ModelUnavailable("embeddings down"))
+    assert await said(engine, msg("¿Qué sabes de Toby?")) == "reply-2"
+    assert "Mi perro Toby adora la playa" in model.chats[-1][0]
+    await engine.close()
+
+
+async def test_a_slow_embedder_does_not_hold_the_reply(make_engine: MakeEngine) -> None:
+    class Slow(FakeEmbedder):
+        async def embed(self, texts: Sequence[str], *, query: bool = False) -> list[list[float]]:
+            await asyncio.sleep(30)
+            return []
+
+    engine = make_engine(MemoryModel(), embedder=Slow(), embed_timeout=0.05)
+    assert await asyncio.wait_for(collect(engine, msg("hola")), 10) == "reply-1"
+    await engine.close()
+
+
+async def test_a_batch_the_embedder_keeps_refusing_is_passed_over(
+    store: SqliteStore, make_engine: MakeEngine
+) -> None:
+    engine = make_engine(MemoryModel())
+    await collect(engine, msg("uno"))
+    embedder = FakeEmbedder()
+    embedder.failures += [ModelUnavailable("no")] * 3
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    indexer = Indexer(store, embedder, attempts=3, retry_after=7.0, sleep=sleep)
+    indexer.kick()
+    await indexer.idle()
+    assert slept == [7.0, 7.0] and await store.unembedded(embedder.name) == []
+    await collect(engine, msg("dos"))
+    indexer.kick()
+    await indexer.idle()
+    assert embedder.calls[-1][0] == ["dos", "reply-2"]
+    await indexer.close()
+
+
+async def test_forget_erases_vectors(make_engine: MakeEngine, db_path: Path) -> None:
+    embedder = FakeEmbedder()
+    engine = make_engine(MemoryModel(), embedder=embedder)
+    await said(engine, msg("Mi perro Toby"))
+    await said(engine, msg("Otra persona", user="u2"))
+    assert engine.indexer is not None
+    await engine.indexer.idle()
+    await collect(engine, command("/forget confirm"))
+    with sqlite3.connect(db_path) as raw:
+        left = raw.execute("SELECT user_id FROM vectors").fetchall()
+        (u2,) = raw.execute("SELECT id FROM users WHERE platform_user_id = 'u2'").fetchone()
+    assert {u for (u,) in left} == {u2}
+    await engine.close()
+
+
+@pytest.fixture
+async def gemini() -> AsyncIterator[FakeGeminiServer]:
+    async with FakeGeminiServer() as server:
+        yield server
+
+
+async def test_recall_by_meaning_through_the_real_gemini_client(
+    make_engine: MakeEngine, gemini: FakeGeminiServer
+) -> None:
+    embedder = GeminiEmbedder(
+        "test-key-not-a-secret", base_url=gemini.base_url, dimensions=64, timeout=2.0, backoff=0.01
+    )
+    await embedder.open()
+    model = MemoryModel()
+    engine = make_engine(model, embedder=embedder)
+    try:
+        await said(engine, msg("Mi perro Toby adora la playa"))
+        await engine.open()
+        assert engine.indexer is not None
+        await engine.indexer.idle()
+        await collect(engine, command("/new"))
+        await said(engine, msg("¿Cuántos perros caben?"))
+        assert "Mi perro Toby adora la playa" in model.chats[-1][0]
+        tasks = [r["taskType"] for req in gemini.embed_requests for r in req.body["requests"]]
+        assert "RETRIEVAL_DOCUMENT" in tasks and "RETRIEVAL_QUERY" in tasks
+        # The embedder failing (a 500 that persists) costs the reply nothing.
+        gemini.script(*[Failure(500, "boom")] * 10)
+        assert (await said(engine, msg("¿Y la playa?"))).startswith("reply-")
+    finally:
+        await engine.close()
+        await embedder.close()
