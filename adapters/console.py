@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import getpass
 import logging
 import os
 import queue
+import re
 import sys
 import threading
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
 from typing import TextIO
 
-from adapters.delivery import Body, Delivery, Policy
+from adapters.delivery import Body, Delivery, Policy, Rejected
 from adapters.runtime import open_runtime
 from adapters.session import Session
 from bot.commands import parse_command
 from bot.i18n import normalize_lang, t
-from bot.types import ConversationKey, IncomingMessage
+from bot.types import Attachment, ConversationKey, IncomingMessage
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,14 +77,21 @@ def locale_hint() -> str | None:
 
 
 class ConsoleSurface:
-    """The terminal as a delivery surface: one endless page, each edit prints what is new."""
+    """The terminal as a delivery surface: one endless page, each edit prints what is new.
+
+    A reply's file is written into `files` (the database's directory: the data is already
+    there) and its path printed, worded in the language `language()` gives.
+    """
 
     limit = 1 << 30  # a terminal scrolls: no pages
     typing_every = 3600.0
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, files: Path, language: Callable[[], Awaitable[str]]) -> None:
         self._out = out
+        self._files = files
+        self._language = language
         self._shown = ""
+        self._attached = False
 
     def measure(self, text: str) -> int:
         return len(text)
@@ -96,12 +109,22 @@ class ConsoleSurface:
     async def edit(self, message: int, body: Body) -> None:
         self._write(body.text)
 
+    async def attach(self, file: Attachment) -> None:
+        try:
+            path = await asyncio.to_thread(write_private, self._files, file)
+        except OSError as exc:  # a full disk or a missing directory: trying again won't help
+            raise Rejected(f"could not write {file.name!r}: {exc.strerror or exc}") from exc
+        line = t("export_written", await self._language(), path=path)
+        self._out.write(("\n" if self._shown else "") + line)
+        self._out.flush()
+        self._attached = True
+
     async def finish(self, delivered: Delivery[int]) -> None:
         return None
 
     @property
     def wrote(self) -> bool:
-        return bool(self._shown)
+        return bool(self._shown) or self._attached
 
     def _write(self, text: str) -> None:
         # The page only grows while a reply streams; print the new tail.
@@ -109,6 +132,41 @@ class ConsoleSurface:
         self._out.write(new)
         self._out.flush()
         self._shown = text
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    """`name` as one plain file name: no directory, no hidden file, no character to quote."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, suffix = os.path.splitext(_UNSAFE.sub("_", base).lstrip("."))
+    return (stem[:100] or "export") + suffix[:16]
+
+
+def write_private(directory: Path, file: Attachment) -> Path:
+    """Write `file` into `directory` under a name no file has yet, readable by its owner only."""
+    path, fd = _create_new(directory.resolve(), safe_name(file.name))
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)  # exactly: an odd umask could take the owner's bits
+            out.write(file.data)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half-written copy of someone's data left behind
+        raise
+    return path
+
+
+def _create_new(directory: Path, name: str) -> tuple[Path, int]:
+    """A new file for writing: `name`, else `stem-1.ext`, `stem-2.ext`, ..."""
+    stem, suffix = os.path.splitext(name)
+    # O_EXCL never opens what exists (a dangling symlink included): nothing is overwritten.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for n in range(1000):
+        path = directory / (f"{stem}-{n}{suffix}" if n else name)
+        with contextlib.suppress(FileExistsError):
+            return path, os.open(path, flags, 0o600)
+    raise FileExistsError(errno.EEXIST, "no free file name", str(directory / name))
 
 
 def console_message(line: str, user: str, hint: str | None) -> IncomingMessage:
@@ -122,8 +180,10 @@ def console_message(line: str, user: str, hint: str | None) -> IncomingMessage:
     )
 
 
-async def chat(session: Session, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    """Answer one message per input line until end of input."""
+async def chat(
+    session: Session, files: Path, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> None:
+    """Answer one message per input line until end of input; files a reply brings go to `files`."""
     interactive = stdin.isatty() and stdout.isatty()
     user = getpass.getuser()
     hint = locale_hint()
@@ -134,8 +194,10 @@ async def chat(session: Session, stdin: TextIO = sys.stdin, stdout: TextIO = sys
             if interactive:
                 stdout.write("\n")
             return
-        surface = ConsoleSurface(stdout)
-        await session.handle(console_message(line, user, hint), surface)
+        msg = console_message(line, user, hint)
+        # The language is read only if a file comes, inside the person's line like the reply.
+        surface = ConsoleSurface(stdout, files, partial(session.engine.language, msg))
+        await session.handle(msg, surface)
         if surface.wrote:
             stdout.write("\n\n" if interactive else "\n")
             stdout.flush()
@@ -155,7 +217,9 @@ def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
                 print(t("console_banner", lang, backend=model.backend, model=model.model))
             # Every piece is printed as it comes: a terminal has no edit rate limit and
             # no cost per call, so nothing is held back either.
-            await chat(Session(rt.engine, Policy(interval=0.0, first_wait=0.0)))
+            session = Session(rt.engine, Policy(interval=0.0, first_wait=0.0))
+            # An /export goes next to the database: the same data, the same protection.
+            await chat(session, settings.db.parent)
 
     try:
         asyncio.run(run())

@@ -13,8 +13,9 @@ from typing import Any, Generic, Protocol, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
+from adapters.ahead import END, LATER, Ahead
 from bot.split import ReplyPager
-from bot.types import Accepted, Done, ReplyEvent
+from bot.types import Accepted, Attachment, Done, ReplyEvent
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ class Surface(Protocol[H]):
 
     async def edit(self, message: H, body: Body) -> None: ...
 
+    async def attach(self, file: Attachment) -> None:
+        """Send a file after the reply's text, where only the person who asked will see it."""
+        ...
+
     async def finish(self, delivered: Delivery[H]) -> None:
         """After the last page: e.g. clear a "thinking…" placeholder, later add buttons."""
 
@@ -98,10 +103,11 @@ class Delivery(Generic[H]):
     """What became of one reply on the platform."""
 
     done: Done | None = None  # None: nothing to answer (a repeat), or the stream broke
-    delivered: bool = False  # every page shows its final text
+    delivered: bool = False  # every page shows its final text, and the file went with it
     messages: list[H] = field(default_factory=list)
     gone: bool = False  # the chat no longer takes the bot's messages
-    broken: bool = False  # an error kept the final text from the platform
+    broken: bool = False  # an error kept the final text (or the file) from the platform
+    attached: bool = False  # the reply's file, if it had one, reached the person
 
 
 DEFAULT_POLICY = Policy()
@@ -117,18 +123,19 @@ async def deliver(
 
     Progress edits go at most once per `policy.interval` and are skipped when the
     platform pushes back; the final text of each page waits out rate limits and retries
-    transient errors with backoff and jitter until `policy.deadline`. `into` is filled in
-    as delivery goes, so a caller that is cancelled still knows how far it got.
+    transient errors with backoff and jitter until `policy.deadline`, and so does the
+    reply's file, sent after its text. `into` is filled in as delivery goes, so a caller
+    that is cancelled still knows how far it got.
     """
     reply = _Reply(surface, policy, into if into is not None else Delivery())
     typing = _Typing(surface)
-    ahead = _Ahead(events)
+    ahead = Ahead(events)
     loop = asyncio.get_running_loop()
     holding: float | None = None  # loop time until which the first words wait for more
     text = ""
     try:
-        while (event := await ahead.next(_left(holding, loop))) is not _END:
-            if event is _LATER:
+        while (event := await ahead.next(_left(holding, loop))) is not END:
+            if event is LATER:
                 holding = None  # the answer is slow: show what there is, or "typing"
                 await reply.progress(await reply.lay_out(text))
                 if not reply.result.messages:
@@ -157,6 +164,8 @@ async def deliver(
                 text += ("\n\n" if text.strip() else "") + done.notice
             for page in reply.pager.finish(text):
                 await reply.final(page)
+            if done.attachment is not None:
+                await reply.attach(done.attachment)
             reply.result.delivered = True
     except ChatGone as exc:
         log.info("the chat is gone: %s", exc)
@@ -177,50 +186,8 @@ async def deliver(
     return reply.result
 
 
-_END, _LATER = object(), object()  # the stream ended; nothing came in time
-
-
 def _left(until: float | None, loop: asyncio.AbstractEventLoop) -> float | None:
     return None if until is None else max(0.0, until - loop.time())
-
-
-class _Ahead:
-    """The reply's events, each awaited with an optional timeout that never cancels the stream.
-
-    A timed-out read stays in flight and is picked up by the next call; only a read with
-    a timeout costs a task, so a reply that is being shown pays nothing extra per piece.
-    """
-
-    def __init__(self, events: AsyncIterator[ReplyEvent]) -> None:
-        self._events = events
-        self._next: asyncio.Task[object] | None = None
-
-    async def next(self, within: float | None) -> object:
-        """The next event, _END, or _LATER when `within` seconds pass first."""
-        if self._next is None:
-            if within is None:
-                return await _step(self._events)
-            self._next = asyncio.create_task(_step(self._events))
-        if within is not None:
-            done, _ = await asyncio.wait({self._next}, timeout=within)
-            if not done:
-                return _LATER
-        task, self._next = self._next, None
-        return await task
-
-    async def close(self) -> None:
-        """Stop a read still in flight (the stream's own cleanup runs in it)."""
-        if self._next is not None and not self._next.done():
-            self._next.cancel()
-            with contextlib.suppress(BaseException):
-                await self._next
-
-
-async def _step(events: AsyncIterator[ReplyEvent]) -> object:
-    try:
-        return await anext(events)
-    except StopAsyncIteration:
-        return _END
 
 
 def _expected(exc: Exception) -> bool:
@@ -270,19 +237,29 @@ class _Reply(Generic[H]):
     async def final(self, page: str) -> None:
         """Deliver a page's final text, trying until the deadline; then close the page."""
         if page.strip():
-            if self._deadline is None:
-                self._deadline = self.policy.clock() + self.policy.deadline
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type((RateLimited, Transient, PageGone)),
-                wait=_Wait(),
-                stop=self._past_deadline,
-                sleep=self.policy.sleep,
-                before_sleep=_log_retry,
-                reraise=True,
-            ):
-                with attempt:
-                    await self._final_put(page)
+            await self._persist(lambda: self._final_put(page), PageGone)
         self._current = self._shown = None
+
+    async def attach(self, file: Attachment) -> None:
+        """Deliver the reply's file after its text, as persistently and within the same deadline."""
+        await self._persist(lambda: self.surface.attach(file))
+        self.result.attached = True
+
+    async def _persist(self, call: Callable[[], Awaitable[None]], *also: type[Exception]) -> None:
+        """`call()` until it succeeds: rate limits waited out, transient errors retried."""
+        if self._deadline is None:
+            # One deadline for the whole reply, from its first final write.
+            self._deadline = self.policy.clock() + self.policy.deadline
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((RateLimited, Transient, *also)),
+            wait=_Wait(),
+            stop=self._past_deadline,
+            sleep=self.policy.sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        ):
+            with attempt:
+                await call()
 
     def _past_deadline(self, state: RetryCallState) -> bool:
         assert self._deadline is not None
@@ -351,7 +328,7 @@ class _Wait:
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     delay = state.next_action.sleep if state.next_action else 0.0
-    log.warning("final text not accepted (%s); retrying in %.1f s", exc, delay)
+    log.warning("final write not accepted (%s); retrying in %.1f s", exc, delay)
 
 
 class _Typing:

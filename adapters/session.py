@@ -37,6 +37,8 @@ class Conversations(Protocol):
 
     async def undelivered(self, ref: TurnRef) -> None: ...
 
+    async def delivered(self, ref: TurnRef) -> None: ...
+
     async def language(self, msg: IncomingMessage) -> str: ...
 
 
@@ -102,6 +104,8 @@ class Session:
         if result.gone:
             self._mark_gone(where)
         await self._unseen(result)
+        if (seen := _seen_reply(result)) is not None:
+            await self.engine.delivered(seen)  # what the person saw may now be remembered
         if result.broken and not result.messages:
             await self._notice(msg, surface)  # say something rather than stay silent
         return result
@@ -162,6 +166,14 @@ def _unseen_reply(result: Delivery[Any]) -> TurnRef | None:
     """The stored reply the platform never took in full, if this was one."""
     done = result.done
     if done is None or done.ref is None or done.ref.reply_id is None or result.delivered:
+        return None
+    return done.ref if done.outcome is Outcome.OK else None
+
+
+def _seen_reply(result: Delivery[Any]) -> TurnRef | None:
+    """The stored model reply the platform took in full, if this was one."""
+    done = result.done
+    if done is None or done.ref is None or done.ref.reply_id is None or not result.delivered:
         return None
     return done.ref if done.outcome is Outcome.OK else None
 

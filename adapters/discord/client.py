@@ -170,6 +170,7 @@ class TertuliaDiscord(discord.Client):
             message_id=f"interaction:{interaction.id}",
             is_direct=interaction.guild_id is None,
             command=None if ask else convert.slash_call(name, options),
+            private=self._private.get(name, False),
         )
         surface = InteractionSurface(interaction, ephemeral=self._private.get(name, False))
         # Acknowledge at once, but wait in line: an earlier reply may outlast Discord's 3 s.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Awaitable
 from typing import Any, ClassVar, TypeVar
@@ -20,6 +21,7 @@ from adapters.delivery import (
     Transient,
 )
 from bot.split import utf16_len
+from bot.types import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,12 @@ class MessageSurface(_Plain):
         ref = self._message.to_reference(fail_if_not_exists=False)
         return await translated(channel.send(body.text, reference=ref, mention_author=False))
 
+    async def attach(self, file: Attachment) -> None:
+        if self._message.guild is not None:
+            # A file holds one person's data: never into a channel others read.
+            raise Rejected("a file is only sent in a DM or a private answer")
+        await translated(self._message.channel.send(file=_file(file)))
+
     async def finish(self, delivered: Delivery[Sent]) -> None:
         return None  # buttons come here (feedback, regenerate)
 
@@ -113,8 +121,21 @@ class InteractionSurface(_Plain):
         sent = await translated(followup.send(body.text, ephemeral=self._ephemeral, wait=True))
         return sent
 
+    async def attach(self, file: Attachment) -> None:
+        if not self._ephemeral and self._interaction.guild_id is not None:
+            # A file holds one person's data: in a guild only an ephemeral answer is theirs.
+            raise Rejected("a file is only sent in a DM or a private answer")
+        await self._acknowledged()
+        if self._original is None:
+            # No text went out: the file takes the place of "thinking…", as text would.
+            original = self._interaction.edit_original_response(attachments=[_file(file)])
+            self._original = await translated(original)
+            return
+        followup = self._interaction.followup
+        await translated(followup.send(file=_file(file), ephemeral=self._ephemeral, wait=True))
+
     async def finish(self, delivered: Delivery[Sent]) -> None:
-        if not delivered.messages and not delivered.broken and self._deferred is not None:
+        if self._original is None and not delivered.broken and self._deferred is not None:
             # Nothing was said (a repeat): don't leave "thinking…" forever. A broken reply
             # keeps it: the session's error notice is about to replace it.
             await self._acknowledged()
@@ -124,6 +145,11 @@ class InteractionSurface(_Plain):
         self.acknowledge()
         assert self._deferred is not None
         await self._deferred
+
+
+def _file(file: Attachment) -> discord.File:
+    # A fresh File per attempt: discord.py reads it to the end when it uploads.
+    return discord.File(io.BytesIO(file.data), filename=file.name)
 
 
 async def translated(call: Awaitable[T], *, editing: bool = False) -> T:

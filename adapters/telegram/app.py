@@ -108,7 +108,9 @@ class TelegramAdapter:
     ) -> None:
         direct = message.chat.type == ChatType.PRIVATE
         topic = message.message_thread_id if message.is_topic_message else None
-        surface = TelegramSurface(bot, message.chat.id, topic, None if direct else message.id)
+        surface = TelegramSurface(
+            bot, message.chat.id, topic, None if direct else message.id, direct=direct
+        )
         await self.session.handle(incoming(message, text, command, topic), surface)
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram import Bot, LinkPreviewOptions, MessageEntity, ReplyParameters
+from telegram import Bot, InputFile, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
@@ -28,6 +28,7 @@ from adapters.delivery import (
 )
 from adapters.telegram import convert
 from adapters.telegram.render import render, utf16_len
+from bot.types import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,17 @@ class TelegramSurface:
     limit = LIMIT - MARGIN
     typing_every = 4.5  # Telegram shows "typing" for ~5 s per action
 
-    def __init__(self, bot: Bot, chat_id: int, thread_id: int | None, reply_to: int | None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        thread_id: int | None,
+        reply_to: int | None,
+        *,
+        direct: bool = False,
+    ) -> None:
         self.bot, self.chat_id, self.thread_id = bot, chat_id, thread_id
+        self.direct = direct  # a private chat: only the person reads what is sent here
         self.reply = (
             ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         )
@@ -97,6 +107,19 @@ class TelegramSurface:
             if "not modified" not in str(exc).lower():
                 raise
 
+    async def attach(self, file: Attachment) -> None:
+        if not self.direct:
+            # A file holds one person's data; Telegram has no reply only they would see.
+            raise Rejected("a file is only sent in a private chat")
+        await self._call(
+            lambda chat_id: self.bot.send_document(
+                chat_id,
+                InputFile(file.data, filename=file.name),
+                message_thread_id=self.thread_id,
+                reply_parameters=self.reply,
+            )
+        )
+
     async def finish(self, delivered: Delivery[int]) -> None:
         return None  # buttons come here (feedback, regenerate)
 
@@ -133,6 +156,9 @@ async def translated(call: Awaitable[T]) -> T:
             raise PageGone(exc.message) from exc
         raise Rejected(exc.message) from exc
     except NetworkError as exc:  # timeouts, 5xx, a dropped connection
+        if "entity too large" in exc.message.lower():
+            # PTB raises a 413 (an upload over the limit) as a NetworkError: it never passes.
+            raise Rejected(exc.message) from exc
         raise Transient(str(exc)) from exc
     except TelegramError as exc:  # ChatMigrated, InvalidToken, ...
         raise Rejected(exc.message) from exc

@@ -36,13 +36,16 @@ async def test_each_slash_command_is_answered_through_the_interaction(
     engine = ScriptedEngine(echo)
     async with adapter(engine, fake, tmp_path):
         for command in REGISTRY.values():
-            inter = await fake.slash(command.name, user_id=50)
+            # Discord refuses a command without its required options before the bot sees it.
+            required = {a.name: "x" for a in command.args if a.required}
+            inter = await fake.slash(command.name, required, user_id=50)
             answer = await fake.wait_for(answered(fake, inter))
             assert inter.callback_type == 5, command.name  # deferred, then the original edited
             assert inter.ephemeral == command.private, command.name
             assert answer.content == f"re: /{command.name}"
             msg = engine.messages[-1]
-            assert msg.command == CommandCall(command.name), command.name
+            assert msg.command == CommandCall(command.name, " ".join(required.values()))
+            assert msg.private == command.private, command.name
             assert (msg.text, msg.key, msg.is_direct) == ("", key(50, CHANNEL), False)
             assert (msg.message_id, msg.language) == (f"interaction:{inter.id}", "en-US")
     assert len(engine.messages) == len(REGISTRY)
@@ -53,7 +56,7 @@ async def test_each_slash_command_is_answered_through_the_interaction(
     [
         ("lang", {"language": "es"}, CommandCall("lang", "es")),
         ("persona", {"name": "pirate"}, CommandCall("persona", "pirate")),
-        ("forget", {"confirm": "confirm"}, CommandCall("forget", "confirm")),
+        ("forget", {"what": "confirm"}, CommandCall("forget", "confirm")),
     ],
 )
 async def test_slash_options_arrive_as_the_command_s_arguments(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from adapters.delivery import Body, Delivery, Policy, Rejected
-from bot.types import ReplyEvent
+from bot.types import Attachment, ReplyEvent
 
 
 class Clock:
@@ -39,7 +39,7 @@ class Clock:
 
 @dataclass
 class Call:
-    kind: str  # typing | send | edit
+    kind: str  # typing | send | edit | attach (its text: the file's name)
     message: int | None
     text: str
     at: float
@@ -62,6 +62,7 @@ class RecordingSurface:
     calls: list[Call] = field(default_factory=list)
     messages: dict[int, str] = field(default_factory=dict)
     finished: list[Delivery[int]] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)  # attached, in order
     typing_gate: asyncio.Event | None = None  # when set: each typing call waits for it
     typing_done: int = 0
 
@@ -80,14 +81,18 @@ class RecordingSurface:
         self.typing_done += 1
 
     async def send(self, body: Body) -> int:
-        self._check("send", body)
+        self._check("send", body.text, formatted=bool(body.entities))
         message = len(self.messages) + 1
         self.messages[message] = body.text
         return message
 
     async def edit(self, message: int, body: Body) -> None:
-        self._check("edit", body, message)
+        self._check("edit", body.text, message, formatted=bool(body.entities))
         self.messages[message] = body.text
+
+    async def attach(self, file: Attachment) -> None:
+        self._check("attach", file.name)
+        self.files.append(file)
 
     async def finish(self, delivered: Delivery[int]) -> None:
         self.finished.append(delivered)
@@ -98,12 +103,14 @@ class RecordingSurface:
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.kind != "typing"]
 
-    def _check(self, kind: str, body: Body, message: int | None = None) -> None:
-        self.calls.append(Call(kind, message, body.text, self.clock.now))
-        if self.refuse_formatting and body.entities:
+    def _check(
+        self, kind: str, text: str, message: int | None = None, *, formatted: bool = False
+    ) -> None:
+        self.calls.append(Call(kind, message, text, self.clock.now))
+        if self.refuse_formatting and formatted:
             raise Rejected("can't parse entities")
         for i, (k, when, exc) in enumerate(self.failures):
-            if k == kind and when(body.text):
+            if k == kind and when(text):
                 del self.failures[i]
                 raise exc
 

@@ -151,3 +151,17 @@ async def test_a_reply_cut_off_by_the_drain_is_recorded_as_never_seen() -> None:
     assert surface.messages == {}
     assert len(engine.undelivered_refs) == 1
     assert engine.undelivered_refs[0].reply_id is not None
+
+
+async def test_only_a_reply_the_platform_took_is_handed_on_as_delivered() -> None:
+    clock = Clock()
+    engine = ScriptedEngine("an answer")
+    s = session(engine, clock)
+    result = await s.handle(message(message_id="1"), RecordingSurface(clock))
+    assert result is not None and result.done is not None
+    assert engine.delivered_refs == [result.done.ref]
+    refused = RecordingSurface(clock)
+    refused.fail("send", Rejected("message is too long"), when=lambda text: text == "an answer")
+    refused.fail("send", Rejected("message is too long"), when=lambda text: text == "an answer")
+    await s.handle(message(message_id="2"), refused)
+    assert len(engine.delivered_refs) == 1 and len(engine.undelivered_refs) == 1

@@ -12,20 +12,22 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.discord_rest import (
+from tests.fakes.discord_records import (
     TOKEN,
-    DiscordState,
     Failure,
+    FakeFile,
     FakeInteraction,
     FakeMessage,
     TypingRequest,
     utf16_units,
 )
+from tests.fakes.discord_rest import DiscordState
 
 __all__ = [
     "TOKEN",
     "Failure",
     "FakeDiscord",
+    "FakeFile",
     "FakeInteraction",
     "FakeMessage",
     "TypingRequest",

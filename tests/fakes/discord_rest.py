@@ -4,120 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.discord_records import (
+    EPHEMERAL,
+    LOADING,
+    TOKEN,
+    Failure,
+    FakeFile,
+    FakeInteraction,
+    FakeMessage,
+    TypingRequest,
+    check_content,
+    error_response,
+    json_response,
+    misnamed,
+    read_body,
+)
+
 log = logging.getLogger(__name__)
 
-TOKEN = "fake-discord-token"
-MAX_CONTENT = 2000
-_EPHEMERAL = 64
-_LOADING = 128
-
-
-@dataclass(slots=True)
-class FakeMessage:
-    """A message stored by the fake; `history` holds every content it has had, in order."""
-
-    id: int
-    channel_id: int
-    author_id: int
-    content: str
-    flags: int = 0
-    reply_to: int | None = None
-    interaction_id: int | None = None
-    history: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class FakeInteraction:
-    """A slash command pushed by a test and what the bot answered to it."""
-
-    id: int
-    token: str
-    channel_id: int
-    callback_type: int | None = None
-    ephemeral: bool = False
-    original_id: int | None = None
-    followups: list[int] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Failure:
-    """A scripted refusal: requests matching it get this error instead of an answer.
-
-    A 429 carries `retry_after` in its JSON body and its `Retry-After` header; discord.py
-    waits and retries a 429 itself only when it also has a `Via` header (`via=True`).
-    """
-
-    method: str
-    pattern: str  # a regex on the path after /api/v10
-    status: int
-    code: int = 0
-    message: str = ""
-    times: int | None = 1  # None: until removed from `failures`
-    retry_after: float = 1.0
-    via: bool = False
-    when: Callable[[Any], bool] | None = None  # a predicate on the JSON body
-    hits: int = 0
-
-    def matches(self, method: str, path: str, body: Any) -> bool:
-        return (
-            method == self.method
-            and re.fullmatch(self.pattern, path) is not None
-            and (self.when is None or self.when(body))
-        )
-
-    def response(self) -> web.Response:
-        if self.status != 429:
-            return _error(self.status, self.code, self.message or f"{self.status}: refused")
-        body = {
-            "message": self.message or "You are being rate limited.",
-            "retry_after": self.retry_after,
-            "global": False,
-            "code": self.code,
-        }
-        headers = {"Retry-After": f"{self.retry_after:g}"}
-        if self.via:
-            headers["Via"] = "1.1 google"
-        return _json(body, 429, headers)
-
-
-@dataclass(slots=True)
-class TypingRequest:
-    """One POST /channels/{id}/typing; `completed` is False when the client hung up on it."""
-
-    channel_id: int
-    started: float
-    finished: float | None = None
-    completed: bool | None = None
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    # discord.py compares the header exactly: aiohttp's json_response adds a charset.
-    return web.Response(
-        body=json.dumps(data).encode(),
-        status=status,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-
-
-def utf16_units(text: str) -> int:
-    """Discord's length of a message: UTF-16 code units, as the bot counts them."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _error(status: int, code: int, message: str) -> web.Response:
-    return _json({"code": code, "message": message}, status)
+_UPLOADS = web.RequestKey("uploads", list[FakeFile])  # read with the body, for handlers
 
 
 class DiscordState:
@@ -211,7 +126,7 @@ class DiscordState:
             "content": m.content,
             "author": self._bot_user() if m.author_id == self.bot_id else self.user(m.author_id),
             "mentions": [],
-            "attachments": [],
+            "attachments": m.attachments,
             "embeds": [],
             "timestamp": datetime.now(UTC).isoformat(),
             "edited_timestamp": None,
@@ -256,13 +171,12 @@ class DiscordState:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
-        body: Any = None
-        if request.can_read_body and request.content_type == "application/json":
-            body = await request.json()
+        body, files = await read_body(request)
+        request[_UPLOADS] = files
         if self.record_calls:
             self.calls.append((request.method, path, body))
         if request.headers.get("Authorization", "") not in (f"Bot {TOKEN}", ""):
-            return _error(401, 0, "401: Unauthorized")
+            return error_response(401, 0, "401: Unauthorized")
         if failed := self._failure(request.method, path, body):
             await self._touch()
             return failed
@@ -272,7 +186,7 @@ class DiscordState:
                 await self._touch()
                 return response
         log.warning("fake discord: unhandled %s %s", request.method, path)
-        return _error(404, 0, "404: Not Found")
+        return error_response(404, 0, "404: Not Found")
 
     def _routes(self) -> Iterator[tuple[str, str, Callable[..., Any]]]:
         yield "GET", r"/users/@me", self._me
@@ -288,10 +202,10 @@ class DiscordState:
         yield "PUT", r"/applications/(\d+)(?:/guilds/\d+)?/commands", self._put_commands
 
     async def _me(self, request: web.Request, body: Any) -> web.Response:
-        return _json(self._bot_user())
+        return json_response(self._bot_user())
 
     async def _application(self, request: web.Request, body: Any) -> web.Response:
-        return _json(
+        return json_response(
             {
                 "id": str(self.app_id),
                 "name": "tertulia",
@@ -306,7 +220,7 @@ class DiscordState:
         )
 
     async def _gateway_info(self, request: web.Request, body: Any) -> web.Response:
-        return _json({"url": self.gateway_url, "shards": 1})
+        return json_response({"url": self.gateway_url, "shards": 1})
 
     async def _typing(self, request: web.Request, body: Any, channel: str) -> web.Response:
         self.typing[int(channel)] = self.typing.get(int(channel), 0) + 1
@@ -323,55 +237,59 @@ class DiscordState:
             call.completed = transport is not None and not transport.is_closing()
         return web.Response(status=204)
 
-    def _check_content(self, content: Any) -> web.Response | None:
-        if not isinstance(content, str) or not content.strip():
-            return _error(400, 50006, "Cannot send an empty message")
-        if utf16_units(content) > MAX_CONTENT:
-            return _json(
-                {
-                    "code": 50035,
-                    "message": "Invalid Form Body",
-                    "errors": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}},
-                },
-                400,
-            )
-        return None
-
-    def _store(self, channel_id: int, content: str, **kw: Any) -> FakeMessage:
+    def _store(
+        self, channel_id: int, content: str, files: list[FakeFile] | None = None, **kw: Any
+    ) -> FakeMessage:
         msg = FakeMessage(self.snowflake(), channel_id, self.bot_id, content, **kw)
         msg.history.append(content)
+        self._attach(msg, files or [])
         self.messages[msg.id] = msg
         if self.on_content:
             self.on_content(msg)
         return msg
 
-    def _update(self, msg: FakeMessage, body: dict[str, Any]) -> web.Response:
+    def _attach(self, msg: FakeMessage, files: list[FakeFile]) -> None:
+        """Give `msg` these files (an edit's replace the old ones), served back as attachments."""
+        msg.files = list(files)
+        msg.attachments = [self.attachment(f.data, f.filename, f.content_type) for f in files]
+
+    def _update(
+        self, msg: FakeMessage, body: dict[str, Any], files: list[FakeFile] | None = None
+    ) -> web.Response:
+        if files and (bad := misnamed(body, files)):
+            return bad
+        content = body.get("content")
+        if "content" in body and (bad := check_content(content, files=bool(files or msg.files))):
+            return bad
+        if files:
+            self._attach(msg, files)
+            msg.flags &= ~LOADING
         if "content" in body:
-            if bad := self._check_content(body["content"]):
-                return bad
-            msg.content = body["content"]
+            msg.content = content or ""
             msg.history.append(msg.content)
-            msg.flags &= ~_LOADING
+            msg.flags &= ~LOADING
             if self.on_content:
                 self.on_content(msg)
-        return _json(self._message_json(msg))
+        return json_response(self._message_json(msg))
 
     async def _create_message(self, request: web.Request, body: Any, channel: str) -> web.Response:
-        if bad := self._check_content(body.get("content")):
+        files = request[_UPLOADS]
+        if bad := misnamed(body, files) or check_content(body.get("content"), files=bool(files)):
             return bad
         ref = body.get("message_reference") or {}
         reply_to = int(ref["message_id"]) if ref.get("message_id") else None
-        return _json(
-            self._message_json(self._store(int(channel), body["content"], reply_to=reply_to))
-        )
+        flags = int(body.get("flags") or 0)
+        content = body.get("content") or ""
+        msg = self._store(int(channel), content, files, reply_to=reply_to, flags=flags)
+        return json_response(self._message_json(msg))
 
     async def _edit_message(
         self, request: web.Request, body: Any, channel: str, mid: str
     ) -> web.Response:
         msg = self.messages.get(int(mid))
         if msg is None or msg.channel_id != int(channel) or msg.author_id != self.bot_id:
-            return _error(404, 10008, "Unknown Message")
-        return self._update(msg, body)
+            return error_response(404, 10008, "Unknown Message")
+        return self._update(msg, body, request[_UPLOADS])
 
     def _interaction_by_token(self, token: str) -> FakeInteraction | None:
         return next((i for i in self.interactions.values() if i.token == token), None)
@@ -381,20 +299,20 @@ class DiscordState:
     ) -> web.Response:
         inter = self.interactions.get(int(iid))
         if inter is None or inter.token != token:
-            return _error(404, 10062, "Unknown interaction")
+            return error_response(404, 10062, "Unknown interaction")
         if inter.callback_type is not None:
-            return _error(400, 40060, "Interaction has already been acknowledged.")
+            return error_response(400, 40060, "Interaction has already been acknowledged.")
         kind, data = body.get("type"), body.get("data") or {}
         flags = int(data.get("flags") or 0)
-        inter.callback_type, inter.ephemeral = kind, bool(flags & _EPHEMERAL)
-        if kind == 4 and (bad := self._check_content(data.get("content"))):
+        inter.callback_type, inter.ephemeral = kind, bool(flags & EPHEMERAL)
+        if kind == 4 and (bad := check_content(data.get("content"))):
             return bad
         content = data.get("content", "") if kind == 4 else ""
-        msg = self._store(inter.channel_id, content, flags=flags | (_LOADING if kind == 5 else 0))
+        msg = self._store(inter.channel_id, content, flags=flags | (LOADING if kind == 5 else 0))
         msg.interaction_id, inter.original_id = inter.id, msg.id
         if "with_response" not in request.query:
             return web.Response(status=204)
-        return _json(
+        return json_response(
             {
                 "interaction": {
                     "id": iid,
@@ -419,15 +337,15 @@ class DiscordState:
     ) -> web.Response:
         msg = self._webhook_message(token, mid)
         if msg is None:
-            return _error(404, 10008, "Unknown Message")
-        return self._update(msg, body)
+            return error_response(404, 10008, "Unknown Message")
+        return self._update(msg, body, request[_UPLOADS])
 
     async def _delete_webhook(
         self, request: web.Request, body: Any, app: str, token: str, mid: str
     ) -> web.Response:
         msg = self._webhook_message(token, mid)
         if msg is None:
-            return _error(404, 10008, "Unknown Message")
+            return error_response(404, 10008, "Unknown Message")
         del self.messages[msg.id]
         return web.Response(status=204)
 
@@ -436,18 +354,20 @@ class DiscordState:
     ) -> web.Response:
         inter = self._interaction_by_token(token)
         if inter is None:
-            return _error(404, 10015, "Unknown Webhook")
-        if bad := self._check_content(body.get("content")):
+            return error_response(404, 10015, "Unknown Webhook")
+        files = request[_UPLOADS]
+        if bad := misnamed(body, files) or check_content(body.get("content"), files=bool(files)):
             return bad
-        msg = self._store(inter.channel_id, body["content"], flags=int(body.get("flags") or 0))
+        flags = int(body.get("flags") or 0)
+        msg = self._store(inter.channel_id, body.get("content") or "", files, flags=flags)
         msg.interaction_id = inter.id
         inter.followups.append(msg.id)
-        return _json(self._message_json(msg))
+        return json_response(self._message_json(msg))
 
     async def _put_commands(self, request: web.Request, body: Any, app: str) -> web.Response:
         path = request.path.removeprefix("/api/v10")
         self.commands[path] = body
-        return _json(
+        return json_response(
             [
                 {**c, "id": str(self.snowflake()), "application_id": app, "version": "1"}
                 for c in body

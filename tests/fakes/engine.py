@@ -46,6 +46,7 @@ class ScriptedEngine:
         self.messages: list[IncomingMessage] = []
         self.fetched: list[tuple[Image | None, ...]] = []
         self.undelivered_refs: list[TurnRef] = []
+        self.delivered_refs: list[TurnRef] = []
         self.gate: asyncio.Event | None = None  # when set by a test: wait for it mid-reply
         self.chosen_lang: dict[ConversationKey, str] = {}
         self._seen: set[tuple[ConversationKey, str]] = set()
@@ -85,6 +86,9 @@ class ScriptedEngine:
 
     async def undelivered(self, ref: TurnRef) -> None:
         self.undelivered_refs.append(ref)
+
+    async def delivered(self, ref: TurnRef) -> None:
+        self.delivered_refs.append(ref)
 
     async def language(self, msg: IncomingMessage) -> str:
         return self.chosen_lang.get(msg.key) or normalize_lang(msg.language) or "en"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import socket
 import time
 from collections.abc import Callable
@@ -19,30 +17,24 @@ from tests.fakes.telegram_methods import (
     ApiError,
     BotMessage,
     Failure,
+    SentDocument,
     TelegramState,
+    Upload,
     utf16_len,
 )
+from tests.fakes.telegram_wire import auto_entities, error_response, outage_page, read_params
 
-__all__ = ["TEXT_LIMIT", "ApiError", "BotMessage", "FakeTelegramAPI", "utf16_len"]
+__all__ = [
+    "TEXT_LIMIT",
+    "ApiError",
+    "BotMessage",
+    "FakeTelegramAPI",
+    "SentDocument",
+    "Upload",
+    "utf16_len",
+]
 
 log = logging.getLogger(__name__)
-
-# Form fields PTB sends as plain strings; every other field is JSON inside the form.
-_STRING_FIELDS = frozenset(
-    {
-        "text",
-        "caption",
-        "url",
-        "secret_token",
-        "parse_mode",
-        "language_code",
-        "action",
-        "file_id",
-        "description",
-        "short_description",
-        "name",
-    }
-)
 
 
 class FakeTelegramAPI(TelegramState):
@@ -138,7 +130,7 @@ class FakeTelegramAPI(TelegramState):
         A 5xx comes as the HTML page a proxy in front of the Bot API sends in an outage.
         """
         until = time.monotonic() + seconds
-        page = _outage_page(code, description) if code >= 500 else None
+        page = outage_page(code, description) if code >= 500 else None
         self._failures.append(
             Failure(method, code, description, None, match, 1 << 30, until=until, page=page)
         )
@@ -248,7 +240,7 @@ class FakeTelegramAPI(TelegramState):
         for key, body in (("text", text), ("caption", caption)):
             if body is not None:
                 msg[key] = body
-                ents = entities if entities is not None else _auto_entities(body)
+                ents = entities if entities is not None else auto_entities(body)
                 if ents:
                     msg["entities" if key == "text" else "caption_entities"] = ents
         if thread_id is not None:
@@ -306,8 +298,8 @@ class FakeTelegramAPI(TelegramState):
         method = request.match_info["method"]
         if request.match_info["token"] != self.token:
             self.errors.append((method, 401, "Unauthorized"))  # not a call: no params read
-            return _error(ApiError(401, "Unauthorized"))
-        params = await _read_params(request)
+            return error_response(ApiError(401, "Unauthorized"))
+        params = await read_params(request)
         if self.record_calls:
             self.calls.append((method, params))
             self._notify()  # a long poll answers late: waiters may want the call itself
@@ -323,7 +315,7 @@ class FakeTelegramAPI(TelegramState):
             result = await handler(params)
         except ApiError as exc:
             self.errors.append((method, exc.code, exc.description))
-            return _error(exc)
+            return error_response(exc)
         finally:
             self._notify()
         return web.json_response({"ok": True, "result": result})
@@ -352,51 +344,3 @@ class FakeTelegramAPI(TelegramState):
                     failure.migrate_to,
                     failure.page,
                 )
-
-
-def _auto_entities(text: str) -> list[dict[str, Any]]:
-    # Telegram's server marks commands at the start and @mentions anywhere (UTF-16 offsets).
-    ents = []
-    for m in re.finditer(r"(?<![\w@])(/[A-Za-z0-9_]+(?:@\w+)?|@\w{3,})", text):
-        kind = "bot_command" if m.group(0).startswith("/") else "mention"
-        if kind == "bot_command" and m.start() != 0:
-            continue
-        ents.append(
-            {"type": kind, "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group(0))}
-        )
-    return ents
-
-
-async def _read_params(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        body = await request.read()
-        return json.loads(body) if body else {}
-    form = await request.post()
-    out: dict[str, Any] = {}
-    for key, value in form.items():
-        if not isinstance(value, str):
-            continue  # uploaded files: the adapter never uploads
-        if key in _STRING_FIELDS:
-            out[key] = value
-        else:
-            try:
-                out[key] = json.loads(value)
-            except ValueError:
-                out[key] = value
-    return out
-
-
-def _outage_page(code: int, description: str) -> str:
-    title = f"{code} {description}"
-    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
-
-
-def _error(exc: ApiError) -> web.Response:
-    if exc.page is not None:
-        return web.Response(text=exc.page, status=exc.code, content_type="text/html")
-    body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
-    if exc.retry_after is not None:
-        body["parameters"] = {"retry_after": exc.retry_after}
-    if exc.migrate_to is not None:
-        body["parameters"] = {"migrate_to_chat_id": exc.migrate_to}
-    return web.json_response(body, status=exc.code)

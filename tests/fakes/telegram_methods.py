@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TEXT_LIMIT = 4096  # UTF-16 code units, as Telegram counts them
+UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes a bot may upload in one file
 _ENTITY_TYPES = frozenset(
     {
         "mention",
@@ -75,6 +76,28 @@ class BotMessage:
     times: list[float] = field(default_factory=list)  # time.monotonic() of each version
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file part of a multipart call, as the client sent it."""
+
+    filename: str
+    data: bytes
+    content_type: str
+
+
+@dataclass(slots=True)
+class SentDocument:
+    """A file the bot sent with sendDocument."""
+
+    chat_id: int
+    message_id: int
+    file_name: str
+    data: bytes
+    mime_type: str
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
 @dataclass(slots=True)
 class Failure:
     """A scripted error for the next calls of `method` whose params match.
@@ -107,6 +130,7 @@ class TelegramState:
         self.record_calls = True
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.messages: dict[int, list[BotMessage]] = {}
+        self.documents: dict[int, list[SentDocument]] = {}  # chat id -> files sent there
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
         self.files: dict[str, tuple[str, bytes]] = {}
@@ -216,6 +240,41 @@ class TelegramState:
         if self.on_message:
             self.on_message(msg)
         return self._message_dict(chat_id, msg.message_id)
+
+    async def _m_sendDocument(self, p: dict[str, Any]) -> Any:
+        chat_id, upload = int(p["chat_id"]), p.get("document")
+        if not isinstance(upload, Upload):  # a file_id or URL: the adapter only uploads
+            raise ApiError(400, "Bad Request: wrong remote file identifier specified")
+        if not upload.data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if len(upload.data) > UPLOAD_LIMIT:
+            raise ApiError(413, "Request Entity Too Large")
+        reply = p.get("reply_parameters") or {}
+        doc = SentDocument(
+            chat_id,
+            self._next_msg_id(chat_id),
+            upload.filename,
+            upload.data,
+            upload.content_type,
+            thread_id=p.get("message_thread_id"),
+            reply_to=reply.get("message_id"),
+        )
+        self.documents.setdefault(chat_id, []).append(doc)
+        ctype = self._chat_types.get(chat_id, "private" if chat_id > 0 else "supergroup")
+        file_id = f"doc{chat_id}_{doc.message_id}"
+        return {
+            "message_id": doc.message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": ctype},
+            "from": self._me(),
+            "document": {
+                "file_id": file_id,
+                "file_unique_id": file_id + "u",
+                "file_name": doc.file_name,
+                "mime_type": doc.mime_type,
+                "file_size": len(doc.data),
+            },
+        }
 
     async def _m_editMessageText(self, p: dict[str, Any]) -> Any:
         chat_id, message_id = int(p["chat_id"]), int(p["message_id"])

@@ -1,0 +1,88 @@
+"""/link and /unlink across a Telegram and a Discord process sharing one database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.processes import clean_env, kill, start_cli, terminate
+
+TG_USER, DC_USER = 1001, 2002
+
+
+async def test_memory_follows_a_person_from_telegram_to_discord_and_back(tmp_path: Path) -> None:
+    systems: list[str] = []
+
+    def answer(messages: list[dict[str, Any]]) -> str:
+        systems.append(str(messages[0]["content"]))
+        return f"ok {len(systems)}"
+
+    async with (
+        FakeTelegramAPI() as tg,
+        FakeDiscord() as dc,
+        FakeOpenAIServer(answer) as llm,
+    ):
+        env = {
+            **clean_env(),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_BASE_URL": tg.root,
+            "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
+            "DISCORD_API_BASE_URL": f"http://127.0.0.1:{dc.port}",
+            "DISCORD_GATEWAY_URL": dc.gateway_url,
+            "TERTULIA_DB": str(tmp_path / "shared.db"),
+            "TERTULIA_BACKEND": "openai",
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "x",
+            "TERTULIA_EDIT_INTERVAL": "0.1",
+            "TERTULIA_FIRST_WAIT": "0",
+            "TERTULIA_LEARN": "off",  # the fake model answers "ok N", never facts
+        }
+        proc = await start_cli("run", env, stderr=asyncio.subprocess.PIPE)
+
+        async def telegram(text: str) -> str:
+            before = len(tg.texts(TG_USER))
+            tg.push_text(TG_USER, TG_USER, text)
+            await tg.wait_for(lambda: len(tg.texts(TG_USER)) > before, timeout=30)
+            return tg.texts(TG_USER)[-1]
+
+        async def discord(text: str) -> str:
+            before = len(dc.bot_messages())
+            await dc.dm(DC_USER, text)
+            await dc.wait_for(lambda: len(dc.bot_messages()) > before, timeout=30)
+            await asyncio.sleep(0.3)  # the final edit of a streamed reply
+            return dc.bot_messages()[-1].content
+
+        steps: list[str] = []
+        try:
+            await tg.wait_for(lambda: tg.calls_of("getUpdates"), timeout=40)
+            await dc.wait_for(lambda: dc.identifies and dc.commands, timeout=40)
+            assert "#" in await telegram("/remember Trabajo de enfermera en Lugo")
+            await telegram("/lang es")
+            code = re.findall(r"/link ([A-Z0-9]{8})", await telegram("/link"))[0]
+            steps.append(await discord(f"/link {code}"))
+            steps.append(await discord("¿Dónde trabajo?"))
+            steps.append(systems[-1])
+            steps.append(await discord("/unlink"))
+            steps.append(await discord("¿Dónde trabajo ahora?"))
+            steps.append(systems[-1])
+            steps.append(await telegram("/memory"))
+            stderr = await terminate(proc, 30)
+        finally:
+            await kill(proc)
+    log = stderr.decode()
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log, log
+    linked, _, system, unlinked, _, alone, memory = steps
+    assert "Vinculado" in linked
+    assert "Trabajo de enfermera en Lugo" in system
+    assert "Reply in Spanish" in system  # the language followed too
+    assert "separa" in unlinked.lower()
+    assert "enfermera" not in alone
+    assert "enfermera" in memory
