@@ -11,7 +11,7 @@ import time
 
 from bot.command_base import Answer, Command, CommandArg, CommandContext, d
 from bot.i18n import t
-from bot.types import Attachment
+from bot.types import Attachment, LinkOutcome
 
 FACT_CHARS = 300
 LINK_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L to misread
@@ -104,7 +104,12 @@ async def _link(ctx: CommandContext) -> str:
     outcome = await ctx.store.redeem_link(
         ctx.user.id, code_hash(typed), max_attempts=LINK_ATTEMPTS, per_seconds=LINK_SECONDS
     )
-    return t(f"link_{outcome.value}", ctx.lang)
+    lang = ctx.lang
+    if outcome is LinkOutcome.LINKED:
+        # From now on the person's language is the one they chose on the other platform.
+        joined = await ctx.store.find_user(ctx.msg.key.platform, ctx.msg.key.user_id)
+        lang = joined.lang if joined is not None and joined.lang else lang
+    return t(f"link_{outcome.value}", lang)
 
 
 async def _unlink(ctx: CommandContext) -> str:

@@ -107,7 +107,7 @@ async def test_link_joins_two_platforms_and_unlink_separates_them(
     assert re.search(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}\b", answer)
     assert await collect(engine, command(f"/link {code}", **tg)) == t("link_own", "es")
     linked = await collect(engine, command(f"/link {code.lower()[:4]}-{code.lower()[4:]}", **dc))
-    assert linked == t("link_linked", "en")
+    assert linked == t("link_linked", "es")  # in the language the person chose
     # Single use.
     assert await collect(engine, command(f"/link {code}", **dc)) == t("link_invalid", "es")
     # Language, facts and earlier conversations now follow the person to Discord.
