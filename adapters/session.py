@@ -106,8 +106,10 @@ class Session:
         await self._unseen(result)
         if (seen := _seen_reply(result)) is not None:
             await self.engine.delivered(seen)  # what the person saw may now be remembered
-        if result.broken and not result.messages:
-            await self._notice(msg, surface)  # say something rather than stay silent
+        lost_file = result.done is not None and result.done.attachment and not result.attached
+        if result.broken and (not result.messages or lost_file):
+            # Say something rather than stay silent, or leave "in the attached file" unsent.
+            await self._notice(msg, surface)
         return result
 
     async def _unseen(self, result: Delivery[Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adapters.delivery import ChatGone, RateLimited, Rejected, Transient, deliver
 from adapters.session import Session
+from bot.i18n import t
 from bot.types import (
     Attachment,
     ConversationKey,
@@ -136,3 +137,5 @@ async def test_a_reply_whose_file_never_arrived_is_recorded_as_never_seen() -> N
     result = await s.handle(msg, surface)
     assert result is not None and not result.delivered
     assert engine.undelivered_refs == [REF] and engine.delivered_refs == []
+    # The text promised a file: the person is told something went wrong.
+    assert list(surface.messages.values()) == ["Your data:", t("internal_error", "en")]
