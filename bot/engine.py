@@ -332,10 +332,9 @@ class Engine:
         words = context.search_words(text)
         # The message's own vector is asked for first, while the store is read.
         meaning = asyncio.ensure_future(self._meaning(text)) if self.embedder else None
-        try:
-            facts = await self.store.facts(user.ids, chat_id=where)
-        finally:
-            vector = await meaning if meaning is not None else None
+        # The person's facts came with their turn; a group sees only those said in it.
+        facts = [f for f in ingested.facts if where is None or f.chat_id == where]
+        vector = await meaning if meaning is not None else None
         found = await self.store.recall(
             user.ids,
             words,

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 FACT_CHARS = 300  # a fact is a sentence, not a paragraph
 MAX_ADDS = 10  # per extraction: a runaway model cannot flood anyone's memory
 SHOWN_FACTS = 40  # known facts the model compares new ones with
+FOLD_EVERY = 4  # delivered exchanges between two looks at a conversation's length
+_COUNTED = 100_000  # people and conversations counted at once, at most
 
 EXTRACT_PROMPT = """\
 You keep a list of lasting facts about one person: their name, what they like and \
@@ -113,6 +115,9 @@ class Learner:
         self.clock = clock
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._failed: dict[tuple[str, int], float] = {}
+        # Exchanges delivered since the last look, so most replies cost no query at all.
+        self._unread: dict[int, int] = {}  # identity -> turns not yet read for facts
+        self._unfolded: dict[int, int] = {}  # conversation -> exchanges since a fold check
 
     @property
     def busy(self) -> int:
@@ -120,9 +125,17 @@ class Learner:
 
     def after_reply(self, ref: TurnRef) -> None:
         """Schedule the upkeep this delivered exchange may call for; returns at once."""
-        if (not self.facts_every and not self.window_tokens) or ref.user_id in self._tasks:
-            return  # the running task reads everything new when it gets there
-        task = asyncio.create_task(self._upkeep(ref), name=f"learn-{ref.user_id}")
+        facts = bool(self.facts_every) and _count(self._unread, ref.user_id) >= self.facts_every
+        fold = (
+            bool(self.window_tokens) and _count(self._unfolded, ref.conversation_id) >= FOLD_EVERY
+        )
+        if not (facts or fold) or ref.user_id in self._tasks:
+            return  # counted: a later exchange starts it
+        if facts:
+            del self._unread[ref.user_id]
+        if fold:
+            del self._unfolded[ref.conversation_id]
+        task = asyncio.create_task(self._upkeep(ref, facts, fold), name=f"learn-{ref.user_id}")
         self._tasks[ref.user_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(ref.user_id, None))
 
@@ -140,10 +153,10 @@ class Learner:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _upkeep(self, ref: TurnRef) -> None:
-        if self.facts_every:
+    async def _upkeep(self, ref: TurnRef, facts: bool, fold: bool) -> None:
+        if facts:
             await self._guarded(("facts", ref.user_id), self._learn_facts(ref.user_id))
-        if self.window_tokens:
+        if fold:
             key = ("summary", ref.conversation_id)
             await self._guarded(key, self._fold(ref.user_id, ref.conversation_id))
 
@@ -217,6 +230,13 @@ class Learner:
             async for piece in stream:
                 parts.append(piece)
         return "".join(parts)
+
+
+def _count(counts: dict[int, int], key: int) -> int:
+    if len(counts) >= _COUNTED and key not in counts:
+        counts.clear()  # bounded: a forgotten count only delays upkeep by a few turns
+    counts[key] = counts.get(key, 0) + 1
+    return counts[key]
 
 
 def _prefix(rows: Sequence[tuple[int, str, str]], chat_id: str) -> list[tuple[int, str, str]]:

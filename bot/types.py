@@ -196,6 +196,7 @@ class Fact:
     created_at: float  # Unix time
     told: bool = False  # given with /remember rather than learnt by the model
     valid_until: float | None = None  # when it stopped holding; None while it holds
+    chat_id: str = ""  # where it was said: a group sees only the facts said in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +214,7 @@ class Ingested:
     user: User
     ref: TurnRef
     summary: Summary | None = None  # of this conversation's older part, if one was written
+    facts: tuple[Fact, ...] = ()  # the person's facts that hold, newest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ class MemoryQueries(Database):
         when given."""
         where = "valid_until IS NULL" if current else "1"
         sql = (
-            "SELECT id, text, created_at, source, valid_until FROM facts"
+            "SELECT id, text, created_at, source, valid_until, chat_id FROM facts"
             f" WHERE user_id IN ({_marks(user_ids)}) AND {where}"
         )
         params: tuple[object, ...] = tuple(user_ids)
@@ -48,7 +48,10 @@ class MemoryQueries(Database):
             sql += " AND chat_id = ?"
             params += (chat_id,)
         rows = await self._read(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [Fact(i, text, at, source == "told", until) for i, text, at, source, until in rows]
+        return [
+            Fact(i, text, at, source == "told", until, chat)
+            for i, text, at, source, until, chat in rows
+        ]
 
     async def remember(
         self,

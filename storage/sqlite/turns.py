@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from bot.types import (
     ConversationKey,
+    Fact,
     Ingested,
     Outcome,
     StoredTurn,
@@ -29,11 +31,19 @@ WINDOW_SQL = (
     " AND id > ? ORDER BY id DESC LIMIT ?"
 )
 
+MAX_FACTS = 200  # the most a context could ever show
+
 # Who is talking, the choices of the person they are (shared by linked identities), every
 # identity of that person, and their open conversation in this chat with its summary.
 KNOWN_SQL = (
     "SELECT u.id, p.lang, p.persona, u.display_name, c.id, c.summary, c.summary_through,"
-    " (SELECT group_concat(i.id) FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
+    " (SELECT group_concat(i.id) FROM users i WHERE i.id = p.id OR i.person_id = p.id),"
+    # The facts that hold, newest first, in the same hop: most people have none.
+    " (SELECT json_group_array(json_array(held.id, held.text, held.created_at, held.source,"
+    "  held.chat_id))"
+    "  FROM (SELECT * FROM facts f WHERE f.valid_until IS NULL AND f.user_id IN"
+    "   (SELECT i.id FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
+    f"   ORDER BY f.id DESC LIMIT {MAX_FACTS}) held)"
     " FROM users u JOIN users p ON p.id = coalesce(u.person_id, u.id)"
     " LEFT JOIN conversations c ON c.user_id = u.id AND c.chat_id = ? AND c.active = 1"
     " WHERE u.platform = ? AND u.platform_user_id = ?"
@@ -74,7 +84,7 @@ class TurnQueries(Database):
             row = row or upserted
         assert row is not None
         user = User(row[0], key.platform, key.user_id, row[1], row[2], _linked(known))
-        summary = None
+        summary, facts = None, _facts(known)
         if known is not None and known[4] is not None:
             conversation_id = known[4]
             if known[5] is not None:
@@ -113,7 +123,7 @@ class TurnQueries(Database):
             terms = recall_terms(user.id, text)
             await self._statement(INDEX_SQL, (stored[0][0], terms, conversation_id, key.chat_id))
         ref = TurnRef(user.id, conversation_id, prompt_id=stored[0][0])
-        return Ingested(user, ref, summary)
+        return Ingested(user, ref, summary, facts)
 
     async def window(
         self, user_id: int, conversation_id: int, *, after: int = 0, max_turns: int = 200
@@ -180,3 +190,13 @@ def _linked(known: tuple[object, ...] | None) -> tuple[int, ...]:
     """Every identity of a linked person; () for one who is only themselves."""
     ids = str(known[7]).split(",") if known is not None and known[7] else []
     return tuple(int(i) for i in ids) if len(ids) > 1 else ()
+
+
+def _facts(known: tuple[object, ...] | None) -> tuple[Fact, ...]:
+    """The facts read with the person: (id, text, when, source, chat) rows as JSON."""
+    if known is None or not known[8] or known[8] == "[]":
+        return ()
+    return tuple(
+        Fact(int(i), str(text), float(at), source == "told", chat_id=str(chat))
+        for i, text, at, source, chat in json.loads(str(known[8]))
+    )
