@@ -104,6 +104,12 @@ async def _until(predicate: Callable[[], object], timeout: float = 30.0) -> None
         await asyncio.sleep(0.002)
 
 
+# Background memory (facts, summaries, vectors) is off unless --memory: the figures then
+# compare with earlier releases. With --memory the model's facts answers are the fixed
+# reply, not JSON: each extraction fails and is logged, which costs what a call costs.
+MEMORY_OFF = {"TERTULIA_LEARN": "off", "TERTULIA_EMBEDDER": "none"}
+memory_env: dict[str, str] = dict(MEMORY_OFF)
+
 PROFILE_DIR = os.environ.get("BENCH_PROFILE")  # cProfile each adapter process into this folder
 
 
@@ -181,6 +187,7 @@ async def run_telegram(run: Run, tmp: Path) -> None:
             "GEMINI_BASE_URL": model.base_url,
             "TERTULIA_DB": str(db),
             "TERTULIA_CONTEXT_TOKENS": str(max(3000, run.history_tokens + 1000)),
+            **memory_env,
         }
         started = time.monotonic()
         pid = await stack.enter_async_context(adapter_process("telegram", env))
@@ -242,6 +249,8 @@ async def run_discord(run: Run, tmp: Path) -> None:
             "OPENAI_MODEL": "fake-model",
             "TERTULIA_DB": str(db),
             "TERTULIA_CONTEXT_TOKENS": str(max(3000, run.history_tokens + 1000)),
+            "OPENAI_EMBEDDING_MODEL": "text-embedding-3-small",
+            **memory_env,
         }
         started = time.monotonic()
         pid = await stack.enter_async_context(adapter_process("discord", env))
@@ -323,12 +332,18 @@ def main() -> None:
     parser.add_argument("--platform", choices=sorted(RUNNERS), action="append")
     parser.add_argument("--quick", action="store_true", help="1 and 10 chats only")
     parser.add_argument("--only", help="runs whose row matches, e.g. '100 25' (chats, pace ms)")
+    parser.add_argument(
+        "--memory", action="store_true", help="facts, summaries and embeddings on (defaults)"
+    )
     args = parser.parse_args()
+    if args.memory:
+        memory_env.clear()
     platforms = args.platform or ["telegram", "discord"]
     print(f"adapter process through the real model clients, {os.cpu_count()} CPUs")
     print("telegram: python-telegram-bot + google-genai; discord: discord.py + openai")
     print("pace = ms between model chunks; context = tokens of history per request;")
     print("CPU ms = the adapter process's CPU per message; calls = platform API calls per reply")
+    print("memory: " + ("facts, summaries, embeddings on" if args.memory else "recall by words"))
     print(HEADER)
     runs = asyncio.run(main_async(platforms, args.quick, args.only))
     for platform in platforms:

@@ -57,8 +57,10 @@ class Command:
     admin_only: bool = False
     # The answer concerns the user's own data: Discord shows it only to them.
     private: bool = False
-    # It shows the person's stored data: refused where the whole group would see it.
+    # It shows the person's stored data: refused where the whole group would see it...
     personal: bool = False
+    # ...or answered by this instead, where being seen there has a consequence.
+    in_public: Handler | None = None
 
 
 def d(en: str, es: str) -> dict[str, str]:

@@ -59,14 +59,19 @@ def memory_prompt(memory: Memory, budget: int, estimate: Estimate, shares: Share
     return "\n\n".join(p for p in parts if p)
 
 
-def facts_block(facts: Sequence[Fact], words: Sequence[str], budget: int, est: Estimate) -> str:
-    """The person's facts, those sharing the message's words first, then the newest."""
+def nearest_facts(facts: Sequence[Fact], words: Sequence[str]) -> list[Fact]:
+    """`facts` (newest first) with those sharing most of `words` first (accents folded)."""
     wanted = {_fold(w) for w in words}
 
     def relevance(fact: Fact) -> int:
         return len(wanted & {_fold(w) for w in _WORD.findall(fact.text)})
 
-    ranked = sorted(facts, key=relevance, reverse=True)  # stable: newest first within a tie
+    return sorted(facts, key=relevance, reverse=True)  # stable: newest first within a tie
+
+
+def facts_block(facts: Sequence[Fact], words: Sequence[str], budget: int, est: Estimate) -> str:
+    """The person's facts, those sharing the message's words first, then the newest."""
+    ranked = nearest_facts(facts, words)
     head = "What this person told you about themselves (newest first; may be out of date):"
     lines = [f"- [{_day(f.created_at)}] {_clip(f.text)}" for f in ranked]
     return _fill(head, lines, budget, est)
@@ -144,7 +149,7 @@ def _fill(head: str, lines: Sequence[str], budget: int, estimate: Estimate) -> s
     for line in lines:
         cost = estimate(line)
         if used + cost > budget:
-            break
+            continue  # a long line gives way; a shorter, less relevant one may still fit
         kept.append(line)
         used += cost
     return "\n".join([head, *kept]) if kept else ""

@@ -76,7 +76,9 @@ class Engine:
             64, min(context_tokens, model.context_tokens - model.max_output_tokens - 256)
         )
         # Facts and summaries are written by the model in the background, after delivery.
-        window = int(self.context_tokens * context.SHARES.turns) if summaries else 0
+        # Folded a little before the turns' least share fills: the persona and the message
+        # take their part of the budget first, and no turn may fall between the two.
+        window = int(self.context_tokens * context.SHARES.turns * 0.8) if summaries else 0
         summary = int(self.context_tokens * context.SHARES.summary)
         self.learner = Learner(
             store, model, facts_every=facts_every, window_tokens=window, summary_tokens=summary
@@ -236,7 +238,8 @@ class Engine:
         admin = self.is_admin(msg)
         if cmd.admin_only and not admin:
             return Answer(t("admin_only", lang, name=name))
-        if cmd.personal and not (msg.is_direct or msg.private):
+        public = cmd.personal and not (msg.is_direct or msg.private)
+        if public and cmd.in_public is None:
             # It would show the person's own data to everyone in the group.
             return Answer(t("private_only", lang, name=name))
         ctx = CommandContext(
@@ -251,7 +254,7 @@ class Engine:
             registry=self.registry,
             is_admin=admin,
         )
-        answer = await cmd.handler(ctx)
+        answer = await (cmd.in_public if public and cmd.in_public else cmd.handler)(ctx)
         return answer if isinstance(answer, Answer) else Answer(answer)
 
     async def _generate(

@@ -127,6 +127,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "Ese código es de esta misma cuenta (o de una ya vinculada): envíalo desde tu "
         "cuenta de la otra plataforma.",
     },
+    "link_burnt": {
+        "en": "Everyone here saw that code, so it no longer works. Ask for a new one with "
+        "/link in a private chat with me, and send it in a private chat too.",
+        "es": "Todos aquí han visto ese código, así que ya no sirve. Pide uno nuevo con /link "
+        "en un chat privado conmigo, y envíalo también en privado.",
+    },
     "link_too_many": {
         "en": "Too many attempts. Wait ten minutes and try again.",
         "es": "Demasiados intentos. Espera diez minutos y vuelve a probar.",

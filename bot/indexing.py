@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.ports import Embedder, MemoryStore
+from bot.ports import Embedder, MemoryStore, ModelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +15,8 @@ class Indexer:
     """One loop per process that embeds whatever turns no vector covers yet, oldest first.
 
     A message is recallable by its words at once and by its meaning once this reaches it.
-    A batch that keeps failing is retried `attempts` times, then passed over (logged):
-    one text an embedder refuses must not stop everyone's recall by meaning.
+    While the embedder is unavailable the batch waits, however long; a batch it keeps
+    refusing (any other error) is tried `attempts` times, then passed over (logged).
     """
 
     def __init__(
@@ -71,20 +71,29 @@ class Indexer:
         if not rows:
             return False
         through = rows[-1][0]
-        wanted = [(i, text) for i, text in rows if text.strip()]
-        for attempt in range(1, self.attempts + 1):
+        wanted = [(i, user, text) for i, user, text in rows if text.strip()]
+        refused = 0
+        while True:
             try:
-                vectors = await self.embedder.embed([text for _, text in wanted]) if wanted else []
+                texts = [text for _, _, text in wanted]
+                vectors = await self.embedder.embed(texts) if wanted else []
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                log.warning("embedding %d turns failed (try %d): %s", len(wanted), attempt, exc)
-                if attempt < self.attempts:
-                    await self.sleep(self.retry_after)
+            except ModelUnavailable as exc:
+                # An outage: nothing is passed over, the batch waits for the embedder.
+                log.warning("embedder unavailable, %d turns wait: %s", len(wanted), exc)
+                await self.sleep(self.retry_after)
                 continue
-            found = [(i, v) for (i, _), v in zip(wanted, vectors, strict=True)]
+            except Exception as exc:
+                refused += 1
+                log.warning("embedding %d turns refused (%d): %s", len(wanted), refused, exc)
+                if refused < self.attempts:
+                    await self.sleep(self.retry_after)
+                    continue
+                # One text it will never take must not stop everyone's recall by meaning.
+                log.error("passing over %d turns this embedder keeps refusing", len(rows))
+                await self.store.keep_vectors(self.embedder.name, [], through=through)
+                return True
+            found = [(i, user, v) for (i, user, _), v in zip(wanted, vectors, strict=True)]
             await self.store.keep_vectors(self.embedder.name, found, through=through)
             return True
-        log.error("passing over %d turns this embedder keeps refusing", len(rows))
-        await self.store.keep_vectors(self.embedder.name, [], through=through)
-        return True

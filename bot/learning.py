@@ -15,6 +15,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
+from bot import context
 from bot.ports import ChatModel, MemoryStore
 from bot.types import Fact, StoredTurn, Summary, Turn, TurnRef
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 FACT_CHARS = 300  # a fact is a sentence, not a paragraph
 MAX_ADDS = 10  # per extraction: a runaway model cannot flood anyone's memory
 SHOWN_FACTS = 40  # known facts the model compares new ones with
+GIVE_UP_AFTER = 3  # failed extractions of one batch before it is passed over
 FOLD_EVERY = 4  # delivered exchanges between two looks at a conversation's length
 _COUNTED = 100_000  # people and conversations counted at once, at most
 
@@ -118,6 +120,7 @@ class Learner:
         # Exchanges delivered since the last look, so most replies cost no query at all.
         self._unread: dict[int, int] = {}  # identity -> turns not yet read for facts
         self._unfolded: dict[int, int] = {}  # conversation -> exchanges since a fold check
+        self._strikes: dict[tuple[int, int], int] = {}  # (identity, first turn) -> failures
 
     @property
     def busy(self) -> int:
@@ -181,12 +184,29 @@ class Learner:
         unread = await self.store.unlearnt(user_id)
         if len(unread) < self.facts_every:
             return
-        # One chat at a time: a fact keeps the chat it was said in (groups see only theirs).
+        # One chat at a time: a fact keeps the chat it was said in (groups see only theirs),
+        # and only that chat's facts are shown, so no private fact can be reworded into a
+        # group's. The ones shown are those nearest to what was said.
         chat_id = unread[0][2]
         batch = _prefix(unread, chat_id)
         ids = await self.store.identities(user_id)
-        known = (await self.store.facts(ids))[:SHOWN_FACTS]
-        changes = parse_changes(await self._ask(*_extraction(known, batch)), [f.id for f in known])
+        said = context.search_words(" ".join(text for _, text, _ in batch))
+        here = await self.store.facts(ids, chat_id=chat_id)
+        known = context.nearest_facts(here, said)[:SHOWN_FACTS]
+        strike = (user_id, batch[0][0])
+        try:
+            answer = await self._ask(*_extraction(known, batch))
+            changes = parse_changes(answer, [f.id for f in known])
+        except Exception:
+            # A batch the model always refuses (safety filters, never JSON) is passed over
+            # after a few tries, or no fact would ever be learnt from this person again.
+            self._strikes[strike] = self._strikes.get(strike, 0) + 1
+            if self._strikes[strike] >= GIVE_UP_AFTER:
+                del self._strikes[strike]
+                await self.store.learnt(user_id, batch[-1][0])
+                log.warning("passing over %d turns no facts could be read from", len(batch))
+            raise
+        self._strikes.pop(strike, None)
         # New facts first, checked against those that hold now; then the changes.
         for text in changes.add:
             await self.store.remember(user_id, text, chat_id=chat_id, told=False, identities=ids)

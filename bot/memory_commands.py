@@ -112,6 +112,14 @@ async def _link(ctx: CommandContext) -> str:
     return t(f"link_{outcome.value}", lang)
 
 
+async def _link_in_public(ctx: CommandContext) -> str:
+    """/link where others see it: a code typed there is burnt, never redeemed."""
+    if ctx.args.strip():
+        await ctx.store.burn_link(code_hash(ctx.args))
+        return t("link_burnt", ctx.lang)
+    return t("private_only", ctx.lang, name="link")
+
+
 async def _unlink(ctx: CommandContext) -> str:
     if await ctx.store.unlink(ctx.user.id):
         return t("unlink_done", ctx.lang)
@@ -162,6 +170,7 @@ COMMANDS: tuple[Command, ...] = (
             "Vincula tu cuenta de otra plataforma",
         ),
         _link,
+        in_public=_link_in_public,
         args=(
             CommandArg(
                 "code", d("The code from the other platform", "El código de la otra plataforma")

@@ -125,14 +125,15 @@ class MemoryStore(Protocol):
         (from `embedder`), the turns nearest in meaning join by reciprocal rank fusion."""
         ...
 
-    async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, str]]:
-        """Chat turns this embedder has not seen yet, oldest first: (message id, text)."""
+    async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, int, str]]:
+        """Chat turns this embedder has not seen yet, oldest first: (id, user id, text)."""
         ...
 
     async def keep_vectors(
-        self, embedder: str, found: Sequence[tuple[int, Sequence[float]]], *, through: int
+        self, embedder: str, found: Sequence[tuple[int, int, Sequence[float]]], *, through: int
     ) -> None:
-        """Store vectors of messages and move this embedder's mark to message `through`."""
+        """Store vectors of (message id, user id, vector), each only on the message it was
+        made from, and move this embedder's mark to message `through`."""
         ...
 
     # -- facts and summaries ------------------------------------------------------------
@@ -211,6 +212,10 @@ class MemoryStore(Protocol):
         self, user_id: int, code_hash: str, *, max_attempts: int, per_seconds: float
     ) -> LinkOutcome:
         """Join this identity to the person who issued the code (every attempt counts)."""
+        ...
+
+    async def burn_link(self, code_hash: str) -> None:
+        """A code was seen by others: it stops working, whoever issued it."""
         ...
 
     async def unlink(self, user_id: int) -> bool:

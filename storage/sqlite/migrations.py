@@ -233,10 +233,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             PRIMARY KEY (message_id, embedder)
         ) WITHOUT ROWID;
         CREATE INDEX vectors_user ON vectors(user_id, embedder, message_id);
-        -- How far each embedder has got through messages (ids only ever grow).
+        -- How far each embedder has got through messages.
         CREATE TABLE embedded (
             embedder TEXT PRIMARY KEY,
             through INTEGER NOT NULL
+        );
+        -- How many times a person was erased: a process drops the vectors it keeps in
+        -- memory when this changes (the erasure may have happened in the other process).
+        CREATE TABLE erasures (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            count INTEGER NOT NULL
         );
         """,
     ),

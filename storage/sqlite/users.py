@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from bot.types import LinkOutcome, User
 from storage.sqlite.connection import Database
+
+log = logging.getLogger(__name__)
 
 # The person an identity belongs to: its own id, or the identity it was linked to.
 _PERSON = "(SELECT coalesce(person_id, id) FROM users WHERE id = ?)"
@@ -107,6 +111,10 @@ class UserQueries(Database):
             )
             return LinkOutcome.LINKED
 
+    async def burn_link(self, code_hash: str) -> None:
+        """A code was seen by others: it stops working, whoever issued it."""
+        await self._statement("DELETE FROM link_codes WHERE code_hash = ?", (code_hash,))
+
     async def unlink(self, user_id: int) -> bool:
         """Separate this identity from the person it was linked with; False if it was not.
 
@@ -153,6 +161,28 @@ class UserQueries(Database):
             # them now, so no word of this person's stays in the file (costs a rewrite of
             # the index; /forget is rare).
             await self._all("INSERT INTO recall_fts (recall_fts) VALUES ('optimize')")
-        # And out of the WAL, which still holds the pages as they were before.
-        await self._all("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Ids of erased rows can come back: embedders look again from there.
+            await self._all(
+                "UPDATE embedded SET through ="
+                " min(through, (SELECT coalesce(max(id), 0) FROM messages))"
+            )
+            # The other process drops its cached vectors when it sees this change.
+            await self._all(
+                "INSERT INTO erasures (id, count) VALUES (1, 1)"
+                " ON CONFLICT (id) DO UPDATE SET count = count + 1"
+            )
+        await self._truncate_wal()
         return int(count)
+
+    async def _truncate_wal(self) -> None:
+        """Copy the WAL into the file and empty it: it still holds erased pages as they were.
+
+        A reader in the other process can keep the checkpoint from finishing: try again for
+        a while, then say so (the next checkpoint that completes overwrites them).
+        """
+        for attempt in range(50):
+            ((busy, _, _),) = await self._all("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not busy:
+                return
+            await asyncio.sleep(min(0.01 * 2**attempt, 0.2))
+        log.warning("the write-ahead log could not be emptied after an erasure: still in use")

@@ -59,37 +59,54 @@ class VectorQueries(Database):
     """Writing vectors, and the exact nearest search over one person's."""
 
     _matrices: OrderedDict[tuple[str, tuple[int, ...]], _Matrix]
+    _erasures: int
 
     def _cache(self) -> OrderedDict[tuple[str, tuple[int, ...]], _Matrix]:
         if not hasattr(self, "_matrices"):
             self._matrices = OrderedDict()
         return self._matrices
 
-    async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, str]]:
-        """Chat turns this embedder has not seen yet, oldest first: (message id, text)."""
+    async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, int, str]]:
+        """Chat turns this embedder has not seen yet, oldest first: (id, user id, text)."""
         rows = await self._read(
-            "SELECT id, substr(text, 1, ?) FROM messages"
+            "SELECT id, user_id, substr(text, 1, ?) FROM messages"
             " WHERE id > coalesce((SELECT through FROM embedded WHERE embedder = ?), 0)"
             " AND kind = 'chat' ORDER BY id LIMIT ?",
             (EMBED_CHARS, embedder, limit),
         )
-        return [(int(i), str(text)) for i, text in rows]
+        return [(int(i), int(u), str(text)) for i, u, text in rows]
 
     async def keep_vectors(
-        self, embedder: str, found: Sequence[tuple[int, Sequence[float]]], *, through: int
+        self, embedder: str, found: Sequence[tuple[int, int, Sequence[float]]], *, through: int
     ) -> None:
-        """Store vectors (each copies its message's person, conversation and chat) and
-        move this embedder's mark to message `through`."""
+        """Store vectors of (message id, user id, vector) and move this embedder's mark to
+        message `through`.
+
+        A vector lands only on the message it was made from: same id, same person. If the
+        person was erased meanwhile and another message took the id (ids of erased rows can
+        come back), that message is left for the next batch rather than passed over.
+        """
         async with self._write() as conn:
             await conn.executemany(
                 "INSERT OR IGNORE INTO vectors"
                 " (message_id, embedder, user_id, conversation_id, chat_id, vector)"
-                " SELECT id, ?, user_id, conversation_id, chat_id, ? FROM messages WHERE id = ?",
+                " SELECT id, ?, user_id, conversation_id, chat_id, ? FROM messages"
+                " WHERE id = ? AND user_id = ?",
                 [
-                    (embedder, np.asarray(v, dtype="<f4").tobytes(), message_id)
-                    for message_id, v in found
+                    (embedder, np.asarray(v, dtype="<f4").tobytes(), message_id, user_id)
+                    for message_id, user_id, v in found
                 ],
             )
+            ids = [message_id for message_id, _, _ in found]
+            marks = ",".join("?" * len(ids))
+            async with conn.execute(
+                f"SELECT min(m.id) FROM messages m WHERE m.id IN ({marks}) AND NOT EXISTS"
+                " (SELECT 1 FROM vectors v WHERE v.message_id = m.id AND v.embedder = ?)",
+                (*ids, embedder),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and row[0] is not None:
+                through = min(through, int(row[0]) - 1)
             await conn.execute(
                 "INSERT INTO embedded (embedder, through) VALUES (?, ?) ON CONFLICT (embedder)"
                 " DO UPDATE SET through = max(through, excluded.through)",
@@ -129,14 +146,22 @@ class VectorQueries(Database):
         key = (embedder, ids)
         matrix = cache.pop(key, None) or _Matrix()
         marks = ",".join("?" * len(ids))
-        rows = await self._read(
-            "SELECT message_id, conversation_id, chat_id, vector FROM vectors"
-            f" WHERE user_id IN ({marks}) AND embedder = ? AND message_id > ?"
-            " ORDER BY message_id",
-            (*ids, embedder, matrix.through),
+        # The first row counts erasures: if one happened (in either process) since the
+        # last look, nothing cached may stay, so the person's vectors are read afresh.
+        sql = (
+            "SELECT -1, 0, '', x'', coalesce((SELECT count FROM erasures WHERE id = 1), 0)"
+            " UNION ALL SELECT message_id, conversation_id, chat_id, vector, 0 FROM vectors"
+            f" WHERE user_id IN ({marks}) AND embedder = ? AND message_id > ? ORDER BY 1"
         )
+        head, *rows = await self._read(sql, (*ids, embedder, matrix.through))
+        if head[4] != self._erasures_seen():
+            self._drop_cached_vectors()
+            self._erasures = head[4]
+            if matrix.through:
+                matrix = _Matrix()
+                head, *rows = await self._read(sql, (*ids, embedder, 0))
         if rows:
-            matrix.extend(rows)
+            matrix.extend([r[:4] for r in rows])
         cache[key] = matrix  # the most recently used last
         while sum(m.nbytes for m in cache.values()) > CACHE_BYTES and len(cache) > 1:
             cache.popitem(last=False)
@@ -145,3 +170,6 @@ class VectorQueries(Database):
     def _drop_cached_vectors(self) -> None:
         """After /forget: no vector of an erased person stays in this process's memory."""
         self._cache().clear()
+
+    def _erasures_seen(self) -> int:
+        return getattr(self, "_erasures", 0)

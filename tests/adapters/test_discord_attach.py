@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.commands import REGISTRY
+from bot.i18n import t
 from bot.types import Attachment, Done, IncomingMessage, Outcome, ReplyEvent, TurnRef
 from tests.adapters.discord_harness import adapter, answered, reply_to, until
 from tests.fakes.discord_api import FakeDiscord, FakeFile, FakeMessage
@@ -71,7 +72,10 @@ async def test_a_public_slash_command_in_a_guild_never_gets_a_file(
         inter = await fake.slash(PUBLIC, user_id=62)
         await fake.wait_for(answered(fake, inter))
         await until(lambda: bot.session.busy == 0)
-    assert with_files(fake) == [] and inter.followups == []
+    # No file where the channel would see it; the person is told something went wrong.
+    assert with_files(fake) == []
+    shown = [fake.messages[m].content for m in inter.followups]
+    assert shown == [t("internal_error", "en")]
     assert engine.undelivered_refs == [REF]
 
 

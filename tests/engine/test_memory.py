@@ -226,3 +226,40 @@ async def test_forget_erases_facts_and_summaries_with_no_bytes_left(
     raw_bytes = _raw(db_path)
     for secret in (b"calabaza-verde-13", b"zanahoria-azul-77", b"berenjena-morada-42", b"pepino"):
         assert secret not in raw_bytes, secret
+
+
+async def test_a_private_fact_is_never_reworded_into_a_group(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
+    model = MemoryModel()
+    engine = make_engine(model, facts_every=1)
+    model.changes.append({"add": ["Tiene diabetes"]})
+    await said(engine, msg("Tengo diabetes", chat="dm"))
+    user = await store.find_user("test", "u1")
+    assert user is not None
+    (private,) = await store.facts(user.ids)
+    # Learning from the group shows the model none of the private facts, so it cannot
+    # "update" one into the group.
+    model.changes.append({"update": [{"id": private.id, "text": "Tiene diabetes tipo 1"}]})
+    await said(engine, msg("Hola a todos, hoy me noto cansado", chat="g", is_direct=False))
+    assert "diabetes" not in model.extractions[-1]
+    await said(engine, msg("¿Qué tal?", chat="g", is_direct=False))
+    assert "diabetes" not in model.chats[-1][0]
+    assert [f.text for f in await store.facts(user.ids)] == ["Tiene diabetes"]
+
+
+async def test_turns_no_fact_can_be_read_from_are_passed_over_after_three_tries(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
+    model = MemoryModel()
+    engine = make_engine(model, facts_every=1)
+    engine.learner.retry_after = 0.0
+    model.changes += [ValueError("not JSON")] * 3 + [{"add": ["Se llama Ana"]}]
+    await said(engine, msg("Texto que el modelo nunca acepta"))
+    await said(engine, msg("otra vez"))
+    await said(engine, msg("y otra"))
+    assert all("Texto que el modelo nunca acepta" in e for e in model.extractions)
+    await said(engine, msg("Me llamo Ana"))
+    assert "Texto que el modelo nunca acepta" not in model.extractions[-1]
+    user = await store.find_user("test", "u1")
+    assert user is not None and [f.text for f in await store.facts(user.ids)] == ["Se llama Ana"]

@@ -158,3 +158,14 @@ async def test_link_codes_expire_and_guessing_is_limited(
     with sqlite3.connect(db_path) as raw:
         stored = [r[0] for r in raw.execute("SELECT code_hash FROM link_codes")]
     assert stored and all(len(h) == 64 for h in stored)  # hashes only, never the code
+
+
+async def test_a_code_typed_where_a_group_sees_it_is_burnt(make_engine: MakeEngine) -> None:
+    engine = make_engine(MemoryModel())
+    code = re.findall(r"/link ([A-Z0-9]{8})", await collect(engine, command("/link", user="a")))[0]
+    shown = await collect(engine, command(f"/link {code}", user="a", chat="g", is_direct=False))
+    assert shown == t("link_burnt", "en")
+    # Someone in the group who saw it cannot use it from their own private chat.
+    assert await collect(engine, command(f"/link {code}", user="b", chat="b")) == t(
+        "link_invalid", "en"
+    )

@@ -11,7 +11,7 @@ import pytest
 
 from bot.indexing import Indexer
 from bot.models.gemini import GeminiEmbedder
-from bot.ports import ModelUnavailable
+from bot.ports import ModelError, ModelUnavailable
 from storage.sqlite import SqliteStore
 from tests.conftest import MakeEngine, collect, command, msg
 from tests.engine.memory_model import MemoryModel
@@ -109,7 +109,7 @@ async def test_a_batch_the_embedder_keeps_refusing_is_passed_over(
     engine = make_engine(MemoryModel())
     await collect(engine, msg("uno"))
     embedder = FakeEmbedder()
-    embedder.failures += [ModelUnavailable("no")] * 3
+    embedder.failures += [ModelError("400 this text is refused")] * 3
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -172,3 +172,40 @@ async def test_recall_by_meaning_through_the_real_gemini_client(
     finally:
         await engine.close()
         await embedder.close()
+
+
+async def test_an_outage_passes_nothing_over(store: SqliteStore, make_engine: MakeEngine) -> None:
+    engine = make_engine(MemoryModel())
+    await collect(engine, msg("uno"))
+    embedder = FakeEmbedder()
+    embedder.failures += [ModelUnavailable("503")] * 5
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    indexer = Indexer(store, embedder, attempts=3, retry_after=7.0, sleep=sleep)
+    indexer.kick()
+    await indexer.idle()
+    assert len(slept) == 5 and embedder.calls[-1][0] == ["uno", "reply-1"]
+    await indexer.close()
+
+
+async def test_a_vector_never_lands_on_a_message_that_reused_an_erased_ones_id(
+    store: SqliteStore, make_engine: MakeEngine, db_path: Path
+) -> None:
+    engine = make_engine(MemoryModel())
+    await collect(engine, msg("secreto de x", user="x"))
+    read = await store.unembedded("fake/hashed-64")
+    await collect(engine, command("/forget confirm", user="x"))
+    # Erased meanwhile; y's new turns take the freed ids.
+    await collect(engine, msg("hola de y", user="y"))
+    stale = [(i, user, fake_embedding(text, 64)) for i, user, text in read]
+    await store.keep_vectors("fake/hashed-64", stale, through=read[-1][0])
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT count(*) FROM vectors").fetchone() == (0,)
+    # y's turns are still waiting for their own vectors.
+    assert [text for _, _, text in await store.unembedded("fake/hashed-64")] == [
+        "hola de y",
+        "reply-2",
+    ]

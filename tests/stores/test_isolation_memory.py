@@ -87,6 +87,7 @@ class World:
         self.people = {name: Person() for name in PEOPLE}
         self.group = {name: {name} for name in PEOPLE}  # each person's linked set
         self.facts: list[int] = []  # every fact id ever kept
+        self.said_ever: list[str] = []  # every text anyone said, oldest first
         self.n = 0
 
     def tag(self, person: str) -> str:
@@ -158,6 +159,7 @@ class World:
             got.ref, reply=reply, outcome=Outcome.OK, tokens=1, first_token_ms=None, latency_ms=1
         )
         person.said |= {text, reply}
+        self.said_ever += [text, reply]
 
     async def link(self, op: Link) -> None:
         issuer, redeemer = await self.known(op.issuer), await self.known(op.redeemer)
@@ -182,11 +184,12 @@ class World:
             theirs = set().union(*(self.people[n].said for n in group))
             held = {t for n in group for t in self.people[n].facts.values()}
             assert {f.text for f in await self.store.facts(ids)} == held
-            # A search takes at most 16 words: the newest 15 of theirs, and a word nobody said.
-            asked = sorted(theirs, key=lambda t: int(t.split("x")[1]))[-15:]
+            # A search takes at most 16 words: the newest 15 said by anyone (the erased and
+            # the unlinked included) and a word nobody said; only theirs may come back.
+            asked = self.said_ever[-15:]
             words = [self.tag("probe"), *asked]
             found = await self.store.recall(ids, words, exclude_conversation=-1, limit=9999)
-            assert {h.text for h in found} == set(asked)
+            assert {h.text for h in found} == set(asked) & theirs
             data = await self.store.export(person.id)
             exported = {m["text"] for c in data["conversations"] for m in c["messages"]}
             assert exported == theirs

@@ -258,3 +258,20 @@ async def test_a_process_of_an_older_release_can_still_write(sqlite: SqliteStore
             (first.user.id, first.ref.conversation_id),
         )
         raw.execute("DELETE FROM messages WHERE text = 'de antes'")
+
+
+async def test_an_erasure_in_the_other_process_empties_this_ones_cached_vectors(
+    sqlite: SqliteStore,
+) -> None:
+    ann = await said(sqlite, "perro")
+    bob = await said(sqlite, "gato", user="bob")
+    unit = [1.0] + [0.0] * 7
+    rows = await sqlite.unembedded("e")
+    await sqlite.keep_vectors("e", [(i, u, unit) for i, u, _ in rows], through=rows[-1][0])
+    assert await sqlite.nearest([ann.user.id], "e", unit, exclude_conversation=-1) == [
+        ann.ref.prompt_id
+    ]
+    async with SqliteStore(sqlite.path) as other:  # the other adapter process
+        await other.forget(ann.user.id)
+    await sqlite.nearest([bob.user.id], "e", unit, exclude_conversation=-1)
+    assert [key for key in sqlite._cache()] == [("e", (bob.user.id,))]
