@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,20 @@ async def test_memory_follows_a_person_from_telegram_to_discord_and_back(tmp_pat
         try:
             await tg.wait_for(lambda: tg.calls_of("getUpdates"), timeout=40)
             await dc.wait_for(lambda: dc.identifies and dc.commands, timeout=40)
+            # Someone else on Telegram, whose words must never be exported with the person's.
+            tg.push_text(3003, 3003, "Soy otra persona")
+            await tg.wait_for(lambda: tg.texts(3003), timeout=30)
             assert "#" in await telegram("/remember Trabajo de enfermera en Lugo")
             await telegram("/lang es")
             code = re.findall(r"/link ([A-Z0-9]{8})", await telegram("/link"))[0]
             steps.append(await discord(f"/link {code}"))
             steps.append(await discord("¿Dónde trabajo?"))
             steps.append(systems[-1])
+            # While linked, /export from either side is the person's whole memory.
+            await telegram("/export")
+            await tg.wait_for(lambda: tg.documents.get(TG_USER), timeout=30)
+            await discord("/export")
+            await dc.wait_for(lambda: [m for m in dc.bot_messages() if m.files], timeout=30)
             steps.append(await discord("/unlink"))
             steps.append(await discord("¿Dónde trabajo ahora?"))
             steps.append(systems[-1])
@@ -86,3 +95,12 @@ async def test_memory_follows_a_person_from_telegram_to_discord_and_back(tmp_pat
     assert "separa" in unlinked.lower()
     assert "enfermera" not in alone
     assert "enfermera" in memory
+    (document,) = tg.documents[TG_USER]
+    (attached,) = [m for m in dc.bot_messages() if m.files]
+    for data in (document.data, attached.files[0].data):
+        exported = json.loads(data)
+        assert {i["platform"] for i in exported["identities"]} == {"telegram", "discord"}
+        assert [f["text"] for f in exported["facts"]] == ["Trabajo de enfermera en Lugo"]
+        texts = [m["text"] for c in exported["conversations"] for m in c["messages"]]
+        assert "¿Dónde trabajo?" in texts and "/remember Trabajo de enfermera en Lugo" in texts
+        assert not any("otra persona" in t for t in texts)
