@@ -41,6 +41,9 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
+# Earlier exchanges asked of recall: as many as recall's share of the budget holds.
+RECALL_HITS = 12
+
 
 class Engine:
     """Answers messages in order per person and chat, never blocking other people."""
@@ -343,6 +346,7 @@ class Engine:
             words,
             exclude_conversation=conversation,
             chat_id=where,
+            limit=RECALL_HITS,
             vector=vector,
             embedder=self.embedder.name if self.embedder else "",
         )

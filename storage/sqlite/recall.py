@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.types import Recalled
-from storage.sqlite.terms import recall_terms
+from storage.sqlite.terms import recall_terms, words_of
 from storage.sqlite.vectors import VectorQueries
 
 # The best matches among one person's answered chat turns outside the current
@@ -45,6 +45,14 @@ RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. (2009)
 INDEX_SQL = "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id) VALUES (?, ?, ?, ?)"
 CANDIDATES = 50  # a few failed or settled-later turns among the best still leave enough
 MAX_WORDS = 16
+# Ranking every turn that holds a word is what made a search slow for someone with
+# 100,000 messages ("que" was in 63,000 of them), and such a word tells turns apart
+# poorly anyway. The rarest words are searched, while the turns they hold add up to at
+# most ROWS; the rarest one always, unless even it is in more than COMMON turns.
+ROWS = 4000
+COMMON = 8000
+KEEP_WORDS = 6
+_COMMON_TERMS_KEPT = 200_000
 
 
 def match_expression(user_ids: Sequence[int], words: Sequence[str]) -> str | None:
@@ -90,7 +98,7 @@ class RecallQueries(VectorQueries):
         `user_id` may be every identity of a linked person. With the message's `vector`
         (from `embedder`), the person's turns nearest in meaning join by rank fusion."""
         ids = (user_id,) if isinstance(user_id, int) else tuple(user_id)
-        query = match_expression(ids, words)
+        query = match_expression(ids, await self._telling(ids, words))
         if vector is not None and limit > 0:
             return await self._fused(
                 ids, query, vector, embedder, exclude_conversation, chat_id, limit
@@ -139,3 +147,35 @@ class RecallQueries(VectorQueries):
         found = {r[0]: r[1:] for r in await self._read(sql, (*ranked, *ids))}
         best = [found[i] for i in ranked if i in found][:limit]
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in best]
+
+    async def _telling(self, ids: tuple[int, ...], words: Sequence[str]) -> list[str]:
+        """Of `words`, those the person used, rarest first, leaving out the common ones.
+
+        Counting a word's turns costs as much as its turns are many, so the words found
+        common are remembered (per process) and never counted again.
+        """
+        common: dict[str, None] = self.__dict__.setdefault("_common_terms", {})
+        tokens = list(dict.fromkeys(t.lower() for w in words for t in words_of(w)))[:MAX_WORDS]
+        terms = {t: [f"u{uid}x{t}" for uid in ids] for t in tokens}
+        wanted = [x for t in tokens if not any(x in common for x in terms[t]) for x in terms[t]]
+        if not wanted:
+            return []
+        rows = await self._read(
+            f"SELECT term, doc FROM recall_vocab WHERE term IN ({','.join('?' * len(wanted))})",
+            tuple(wanted),
+        )
+        counts = dict(rows)
+        if len(common) > _COMMON_TERMS_KEPT:
+            common.clear()
+        for term, doc in counts.items():
+            if doc >= COMMON:
+                common[term] = None
+        df = {t: sum(counts.get(x, 0) for x in terms[t]) for t in tokens}
+        kept: list[str] = []
+        held = 0
+        for token in sorted((t for t in tokens if 0 < df[t] < COMMON), key=lambda t: df[t]):
+            if len(kept) == KEEP_WORDS or (kept and held + df[token] > ROWS):
+                break
+            kept.append(token)
+            held += df[token]
+        return kept

@@ -8,6 +8,11 @@ import unicodedata
 _TOKEN = re.compile(r"[^\W_]+")  # letters and digits, as FTS5's unicode61 splits words
 
 
+def words_of(text: str) -> list[str]:
+    """The words FTS5's unicode61 tokenizer sees in `text` (before folding)."""
+    return _TOKEN.findall(unicodedata.normalize("NFC", text))
+
+
 def recall_terms(user_id: int, text: str) -> str:
     """A message's words as its owner's own terms: "u42xperro u42xtrufa" for user 42.
 
