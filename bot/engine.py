@@ -32,6 +32,7 @@ from bot.types import (
     MediaKind,
     Outcome,
     Persona,
+    Recalled,
     RemoteImage,
     ReplyEvent,
     Turn,
@@ -336,27 +337,34 @@ class Engine:
         # Never a private chat's words into a group: from a group, only that group's.
         where = None if msg.is_direct else msg.key.chat_id
         words = context.search_words(text)
-        # The message's own vector is asked for first, while the store is read.
-        meaning = asyncio.ensure_future(self._meaning(text)) if self.embedder else None
+        # Someone whose only conversation is this one (most new people) has nothing to
+        # recall. Otherwise the message's own vector is asked for while the window is read.
+        meaning = None
+        if self.embedder is not None and ingested.earlier:
+            meaning = asyncio.ensure_future(self._meaning(text))
+        after = ingested.summary.through if ingested.summary else 0
+        try:
+            stored = await self.store.window(user.id, conversation, after=after)
+        finally:
+            vector = await meaning if meaning is not None else None
+        found: list[Recalled] = []
+        if ingested.earlier:
+            found = await self.store.recall(
+                user.ids,
+                words,
+                exclude_conversation=conversation,
+                chat_id=where,
+                limit=RECALL_HITS,
+                vector=vector,
+                embedder=self.embedder.name if self.embedder else "",
+            )
         # The person's facts came with their turn; a group sees only those said in it.
         facts = [f for f in ingested.facts if where is None or f.chat_id == where]
-        vector = await meaning if meaning is not None else None
-        found = await self.store.recall(
-            user.ids,
-            words,
-            exclude_conversation=conversation,
-            chat_id=where,
-            limit=RECALL_HITS,
-            vector=vector,
-            embedder=self.embedder.name if self.embedder else "",
-        )
         memory = context.Memory(facts, ingested.summary, found, words)
         extra = context.memory_prompt(memory, budget, estimate)
         if extra:
             system = f"{system}\n\n{extra}"
             budget -= estimate(extra)
-        after = ingested.summary.through if ingested.summary else 0
-        stored = await self.store.window(user.id, conversation, after=after)
         turns = context.fit_window(stored, max(budget, 0))
         turns.append(Turn("user", text, images))
         return system, turns

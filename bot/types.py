@@ -215,6 +215,7 @@ class Ingested:
     ref: TurnRef
     summary: Summary | None = None  # of this conversation's older part, if one was written
     facts: tuple[Fact, ...] = ()  # the person's facts that hold, newest first
+    earlier: bool = True  # the person has other conversations: recall may find something
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MMAP_BYTES = 256 * 1024 * 1024
 CACHE_KIB = 32 * 1024
-MERGE_PAGES = 64  # per background step of the full-text index's merging
+MERGE_PAGES = 16  # per background step of the full-text index's merging
 
 
 class Database:

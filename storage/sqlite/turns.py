@@ -43,7 +43,10 @@ KNOWN_SQL = (
     "  held.chat_id))"
     "  FROM (SELECT * FROM facts f WHERE f.valid_until IS NULL AND f.user_id IN"
     "   (SELECT i.id FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
-    f"   ORDER BY f.id DESC LIMIT {MAX_FACTS}) held)"
+    f"   ORDER BY f.id DESC LIMIT {MAX_FACTS}) held),"
+    # Conversations of the person's: with none but this one, there is nothing to recall.
+    " (SELECT count(*) FROM conversations k WHERE k.user_id IN"
+    "  (SELECT i.id FROM users i WHERE i.id = p.id OR i.person_id = p.id))"
     " FROM users u JOIN users p ON p.id = coalesce(u.person_id, u.id)"
     " LEFT JOIN conversations c ON c.user_id = u.id AND c.chat_id = ? AND c.active = 1"
     " WHERE u.platform = ? AND u.platform_user_id = ?"
@@ -123,7 +126,8 @@ class TurnQueries(Database):
             terms = recall_terms(user.id, text)
             await self._statement(INDEX_SQL, (stored[0][0], terms, conversation_id, key.chat_id))
         ref = TurnRef(user.id, conversation_id, prompt_id=stored[0][0])
-        return Ingested(user, ref, summary, facts)
+        others = 0 if known is None else int(known[9]) - (known[4] is not None)
+        return Ingested(user, ref, summary, facts, earlier=others > 0)
 
     async def window(
         self, user_id: int, conversation_id: int, *, after: int = 0, max_turns: int = 200

@@ -68,8 +68,8 @@ async def test_vectors_are_written_in_batches_off_the_reply_path(
     engine.indexer.batch = 4
     for i in range(5):
         await collect(engine, msg(f"mensaje número {i}"))
-    # Replies were answered with a query vector each, and nothing else yet.
-    assert [q for _, q in embedder.calls] == [True] * 5
+    # Nothing embedded on the reply path: one conversation has no earlier one to search.
+    assert embedder.calls == []
     await engine.open()
     await engine.indexer.idle()
     batches = [texts for texts, q in embedder.calls if not q]
@@ -77,6 +77,18 @@ async def test_vectors_are_written_in_batches_off_the_reply_path(
     with sqlite3.connect(db_path) as raw:
         (count,) = raw.execute("SELECT count(*) FROM vectors").fetchone()
     assert count == 10
+    await engine.close()
+
+
+async def test_only_someone_with_earlier_conversations_costs_a_search_vector(
+    make_engine: MakeEngine,
+) -> None:
+    embedder = FakeEmbedder()
+    engine = make_engine(MemoryModel(), embedder=embedder)
+    await collect(engine, msg("primera"))
+    await collect(engine, command("/new"))
+    await collect(engine, msg("segunda"))
+    assert embedder.calls == [(["segunda"], True)]
     await engine.close()
 
 
