@@ -16,31 +16,40 @@ class ExportQueries(Database):
 
     async def export(self, user_id: int) -> dict[str, Any]:
         """Every row of the person (all linked identities) as plain JSON-ready values."""
-        # One read transaction: the export is a consistent snapshot, even while the
-        # person's other platform keeps writing.
-        async with self._write():
-            ids = [r[0] for r in await self._all(IDENTITIES_SQL, (user_id, user_id))]
+        # One read transaction on a connection of its own: a consistent snapshot, even
+        # while the person's other platform keeps writing, and nobody's writes wait for it.
+        conn = await self._connect()
+        try:
+            await conn.execute("BEGIN")
+
+            async def read(sql: str, params: tuple[Any, ...]) -> list[Any]:
+                return list(await conn.execute_fetchall(sql, params))
+
+            ids = [r[0] for r in await read(IDENTITIES_SQL, (user_id, user_id))]
             marks = ",".join("?" * len(ids))
-            people = await self._all(
+            people = await read(
                 "SELECT id, platform, platform_user_id, display_name, lang, persona, created_at"
                 f" FROM users WHERE id IN ({marks}) ORDER BY id",
                 tuple(ids),
             )
-            conversations = await self._all(
+            conversations = await read(
                 "SELECT id, user_id, chat_id, started_at, active, summary FROM conversations"
                 f" WHERE user_id IN ({marks}) ORDER BY id",
                 tuple(ids),
             )
-            messages = await self._all(
+            messages = await read(
                 "SELECT conversation_id, role, text, kind, outcome, created_at, images"
                 f" FROM messages WHERE user_id IN ({marks}) ORDER BY id",
                 tuple(ids),
             )
-            facts = await self._all(
+            facts = await read(
                 "SELECT id, user_id, chat_id, text, source, created_at, valid_until,"
                 f" replaced_by FROM facts WHERE user_id IN ({marks}) ORDER BY id",
                 tuple(ids),
             )
+            await conn.execute("COMMIT")
+        finally:
+            await conn.close()
         platform = {row[0]: row[1] for row in people}
         by_conversation: dict[int, list[dict[str, Any]]] = {}
         for conv, role, text, kind, outcome, at, images in messages:
