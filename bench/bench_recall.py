@@ -11,7 +11,9 @@ Run: .venv/bin/python -m bench.bench_recall
 real SqliteStore in a temp file, one conversation per session (/new before each), with a
 fake model that answers a short canned reply. Then, in a new conversation, questions whose
 answers sit in known turns. A question counts as found when its answer is in the request
-the model received (system prompt + turns, the question itself left out).
+the model received (system prompt + turns, the question itself left out). The [bound] rows
+talk again with facts learnt (every TERTULIA_FACTS_EVERY exchanges, its default) by a
+scripted extractor that writes exactly the planted facts: an upper bound for facts.
 2. and 3. (bench/bench_recall_latency.py): store.recall() and Engine.reply timed on a file
 of 1,000,000 messages, 100,000 of them one person's.
 """
@@ -32,9 +34,11 @@ from pathlib import Path
 from bench.bench_recall_data import Person, contains, dialogues
 from bench.bench_recall_drive import (
     Chat,
+    ScriptedExtractor,
     WindowOnly,
     copy_db,
     default_budget,
+    default_facts_every,
     engine_on,
     fake_model,
     make_embedder,
@@ -57,20 +61,43 @@ class Asked:
     by_meaning: int | None = None  # the same with no words: by the vector alone
 
 
-async def converse(path: Path, people: list[Person]) -> tuple[int, float]:
-    """Every person's sessions, one conversation each; (messages sent, seconds)."""
+async def converse(
+    path: Path, people: list[Person], extractor: ScriptedExtractor | None = None
+) -> tuple[int, float]:
+    """Every person's sessions, one conversation each; (messages sent, seconds).
+
+    With an extractor, facts are learnt as the product does (every reply is delivered),
+    and the learner is let finish after each session.
+    """
     sent, started = 0, time.perf_counter()
     async with SqliteStore(path) as store:
-        engine = engine_on(store, fake_model(record=False))
+        if extractor is None:
+            engine = engine_on(store, fake_model(record=False))
+        else:
+            engine = engine_on(store, extractor, facts_every=default_facts_every())
         for i, person in enumerate(people):
             chat = Chat(engine, i, person.lang)
             for session in person.sessions:
                 await chat.new()
                 for text in session:
                     await chat.say(text)
+                await engine.learner.idle()
             sent += chat.sent
         await engine.close()
     return sent, time.perf_counter() - started
+
+
+async def facts_held(path: Path, people: list[Person]) -> tuple[list[int], int]:
+    """How many facts hold for each person (not those an update replaced), and how many
+    planting turns were never read for facts (said after a person's last extraction)."""
+    held, unread = [], 0
+    async with SqliteStore(path) as store:
+        for i, person in enumerate(people):
+            user = await store.find_user("bench", f"p{i}")
+            assert user is not None
+            held.append(len(await store.facts(user.ids)))
+            unread += sum(text in person.planted for _, text, _ in await store.unlearnt(user.id))
+    return held, unread
 
 
 async def embed_all(path: Path, embedder: Embedder) -> float:
@@ -213,11 +240,40 @@ async def run_dialogues(args: argparse.Namespace) -> None:
             copy_db(history, copy)
             outcomes[name] = await ask(copy, people, recall, vectors)
             report(name, outcomes[name], budget)
+        await with_facts(Path(tmp), people, embedder, budget)
         for name, recall, vectors in modes:
             if recall:
                 report_misses(name, outcomes[name], vectors is not None)
         if embedder is not None:
             await embedder.close()
+
+
+async def with_facts(
+    tmp: Path, people: list[Person], embedder: Embedder | None, budget: int
+) -> None:
+    """The [bound] rows: the same talk with facts learnt by a perfect (scripted) extractor."""
+    history = tmp / "facts.db"
+    extractor = ScriptedExtractor(people)
+    _, seconds = await converse(history, people, extractor)
+    if embedder is not None:
+        await embed_all(history, embedder)
+    held, unread = await facts_held(history, people)
+    planted = sum(len(p.planted) for p in people)
+    print(
+        f"  [bound]: facts learnt every {default_facts_every()} delivered exchanges"
+        f" (TERTULIA_FACTS_EVERY's default) by a scripted extractor answering exactly the"
+        f" planted facts: an upper bound. Talk again with it: {seconds:.1f} s,"
+        f" {extractor.extractions:,} extraction calls; facts held per person: mean"
+        f" {statistics.mean(held):.1f}, max {max(held)}; {unread} of {planted} planting turns"
+        f" never read (in the last exchanges, short of the next extraction)"
+    )
+    modes: list[tuple[str, Embedder | None]] = [("words + facts [bound]", None)]
+    if embedder is not None:
+        modes.append(("words+vecs+facts [bound]", embedder))
+    for n, (name, vectors) in enumerate(modes):
+        copy = tmp / f"ask-facts-{n}.db"
+        copy_db(history, copy)
+        report(name, await ask(copy, people, True, vectors), budget)
 
 
 def main() -> None:
@@ -241,9 +297,9 @@ def main() -> None:
         f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     )
     print(
-        "memory parts: full-text recall on; vectors as --embedder says; facts read from the"
-        " store but none learnt and no summaries (Engine's defaults: the model writes them,"
-        " and a canned model cannot)"
+        "memory parts: full-text recall on; vectors as --embedder says; no summaries; facts"
+        " read from the store but none learnt (the canned model cannot write them), except in"
+        " the [bound] rows, where a scripted extractor writes exactly the planted ones"
     )
     started = time.perf_counter()
     if args.part in ("all", "dialogues"):

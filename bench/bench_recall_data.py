@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # -- small talk: each person talks about a few of these topics -------------------------------
 
@@ -240,6 +240,20 @@ CATEGORIES: dict[str, dict[str, Category]] = {
 }
 
 
+# Each category's fact as a perfect extractor writes it, (es, en): it holds the answer.
+FACT_WORDING = {
+    "sibling": ("Su hermana {sis} vive en {v}", "Their sister {sis} lives in {v}"),
+    "instrument": ("Está aprendiendo a tocar el {v}", "Is learning to play the {v}"),
+    "pet": ("Tiene un {animal} que se llama {v}", "Has a {animal} called {v}"),
+    "job": ("Trabaja de {v}", "Works as {v}"),
+    "allergy": ("Es alérgico a los {v}", "Is allergic to {v}"),
+    "birthday": ("Su cumpleaños es el {v}", "Their birthday is on {v}"),
+    "project": ("Está construyendo un {v}", "Is building a {v}"),
+    "partner": ("Su pareja se llama {v}", "Their partner is called {v}"),
+    "hometown": ("Nació en {v}", "Was born in {v}"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     kind: str  # "overlap": shares a word with the evidence turn; "paraphrase": shares none
@@ -254,6 +268,8 @@ class Person:
     lang: str
     sessions: list[list[str]]  # user turns of each conversation
     questions: list[Question]
+    # Each turn that plants a fact -> (the fact's short wording, the wording it updates or "")
+    planted: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def fold(text: str) -> str:
@@ -289,7 +305,8 @@ def person(rng: random.Random, lang: str, sessions: int, lo: int = 6, hi: int = 
     """A person's conversations, with 6-8 facts planted (some updated later) and the questions."""
     topics = rng.sample(sorted(TOPICS[lang]), 4)
     slots = {"sis": rng.choice(PEOPLE[lang]), "animal": rng.choice(ANIMALS[lang])}
-    chosen = [CATEGORIES[lang][n] for n in rng.sample(sorted(CATEGORIES[lang]), rng.randint(6, 8))]
+    names = rng.sample(sorted(CATEGORIES[lang]), rng.randint(6, 8))
+    chosen = [CATEGORIES[lang][n] for n in names]
     # Small talk, about one turn in eight a mention: a fact's subject without its answer.
     talk = [
         [
@@ -301,7 +318,9 @@ def person(rng: random.Random, lang: str, sessions: int, lo: int = 6, hi: int = 
         for _ in range(sessions)
     ]
     questions: list[Question] = []
-    for cat in chosen:
+    planted: dict[str, tuple[str, str]] = {}
+    for name, cat in zip(names, chosen, strict=True):
+        wording = FACT_WORDING[name][lang == "en"]
         if not cat.answers:  # a birthday
             es = f"{rng.randint(1, 28)} de {rng.choice(MONTHS['es'].split())}"
             en = f"{rng.choice(MONTHS['en'].split())} {rng.randint(1, 28)}"
@@ -315,10 +334,13 @@ def person(rng: random.Random, lang: str, sessions: int, lo: int = 6, hi: int = 
         evidence = _sentence(opener + said)
         session = rng.randrange(max(1, sessions - 1) if cat.update else sessions)
         _plant(rng, talk[session], evidence)
+        fact = wording.format(v=first, **slots)
+        planted[evidence] = (fact, "")
         answer, stale = first, ""
         if cat.update and sessions > 1 and rng.random() < 0.4:
             evidence = _sentence(cat.update.format(v=new, old=first, **slots))
             _plant(rng, talk[rng.randrange(session + 1, sessions)], evidence)
+            planted[evidence] = (wording.format(v=new, **slots), fact)
             answer, stale = new, first
         for kind, pool in (("overlap", cat.overlap), ("paraphrase", cat.paraphrase)):
             wanted = kind == "overlap"
@@ -329,7 +351,7 @@ def person(rng: random.Random, lang: str, sessions: int, lo: int = 6, hi: int = 
             questions.append(Question(kind, rng.choice(fits), answer, evidence, stale))
     rng.shuffle(questions)
     _check(talk, questions)
-    return Person(lang, talk, questions)
+    return Person(lang, talk, questions, planted)
 
 
 def _sentence(text: str) -> str:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from adapters.runtime import personas
+from bench.bench_recall_data import Person
 from bench.common import percentile
 from bot import models
 from bot.engine import Engine
+from bot.learning import EXTRACT_PROMPT
 from bot.ports import Embedder
 from bot.types import CommandCall, ConversationKey, Done, IncomingMessage, Outcome, Recalled, Turn
 from config.settings import Settings
@@ -38,11 +42,60 @@ def default_budget() -> int:
     return int(Settings.model_fields["context_tokens"].default)
 
 
-def engine_on(store: SqliteStore, model: FakeModel, embedder: Embedder | None = None) -> Engine:
-    """The engine at the default budget; facts and summaries off (Engine's defaults)."""
+def default_facts_every() -> int:
+    """TERTULIA_FACTS_EVERY's default: delivered exchanges between two fact extractions."""
+    return int(Settings.model_fields["facts_every"].default)
+
+
+def engine_on(
+    store: SqliteStore, model: FakeModel, embedder: Embedder | None = None, facts_every: int = 0
+) -> Engine:
+    """The engine at the default budget; summaries off, facts learnt only if facts_every."""
     return Engine(
-        store, model, personas=personas(), context_tokens=default_budget(), embedder=embedder
+        store,
+        model,
+        personas=personas(),
+        context_tokens=default_budget(),
+        embedder=embedder,
+        facts_every=facts_every,
     )
+
+
+class ScriptedExtractor(FakeModel):
+    """Canned chat replies; an extraction request gets exactly the facts planted in the
+    newest messages it shows, an update when the earlier wording is listed: a perfect
+    extractor, so what facts add to recall at best."""
+
+    def __init__(self, people: Iterable[Person]) -> None:
+        super().__init__(canned, chunk=64, record=False)
+        self.planted: dict[str, list[tuple[str, str]]] = {}  # turn -> (fact, what it updates)
+        for person in people:
+            for turn, fact in person.planted.items():
+                self.planted.setdefault(turn, []).append(fact)
+        self.extractions = 0
+
+    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
+        if system != EXTRACT_PROMPT:
+            async for piece in super().stream(system, turns):
+                yield piece
+            return
+        self.extractions += 1
+        yield json.dumps(self.changes(turns[-1].text), ensure_ascii=False)
+
+    def changes(self, prompt: str) -> dict[str, list[Any]]:
+        known, _, said = prompt.partition("\n\nTheir newest messages:\n")
+        listed = {text: int(i) for i, text in re.findall(r"^#(\d+): (.*)$", known, re.M)}
+        add: list[str] = []
+        update: list[dict[str, Any]] = []
+        for line in said.splitlines():
+            turn = line.removeprefix("- ")
+            for fact, before in self.planted.get(turn, ()):
+                if before in listed:  # the person's earlier version (never "": not listed)
+                    update.append({"id": listed[before], "text": fact})
+                    break
+            else:
+                add.extend(fact for fact, _ in self.planted.get(turn, ())[:1])
+        return {"add": add, "update": update, "end": []}
 
 
 class WindowOnly(SqliteStore):
