@@ -13,8 +13,10 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "help_header": {"en": "Commands:", "es": "Comandos:"},
     "new_done": {
-        "en": "Started a fresh conversation. The previous one is kept, but I won't use it.",
-        "es": "Empezamos una conversación nueva. La anterior se guarda, pero ya no la usaré.",
+        "en": "Started a fresh conversation. The previous one is kept: I may still recall "
+        "what you told me there (/forget erases it).",
+        "es": "Empezamos una conversación nueva. La anterior se guarda: puede que aún recuerde "
+        "lo que me contaste allí (/forget lo borra).",
     },
     "persona_list": {
         "en": "Personas (current: {current}):\n{items}\nSwitch with /persona <name>.",
