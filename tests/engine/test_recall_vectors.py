@@ -41,6 +41,19 @@ class FakeEmbedder:
         return [fake_embedding(t, self.dimensions) for t in texts]
 
 
+async def indexed(store: SqliteStore, embedder: FakeEmbedder) -> tuple[Indexer, list[float]]:
+    """An indexer that has embedded what it could, with the pauses it asked for."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    indexer = Indexer(store, embedder, attempts=3, retry_after=7.0, sleep=sleep)
+    indexer.kick()
+    await indexer.idle()
+    return indexer, slept
+
+
 async def test_a_turn_found_only_by_meaning_reaches_a_later_conversation(
     make_engine: MakeEngine,
 ) -> None:
@@ -122,14 +135,7 @@ async def test_a_batch_the_embedder_keeps_refusing_is_passed_over(
     await collect(engine, msg("uno"))
     embedder = FakeEmbedder()
     embedder.failures += [ModelError("400 this text is refused")] * 3
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    indexer = Indexer(store, embedder, attempts=3, retry_after=7.0, sleep=sleep)
-    indexer.kick()
-    await indexer.idle()
+    indexer, slept = await indexed(store, embedder)
     assert slept == [7.0, 7.0] and await store.unembedded(embedder.name) == []
     await collect(engine, msg("dos"))
     indexer.kick()
@@ -191,14 +197,7 @@ async def test_an_outage_passes_nothing_over(store: SqliteStore, make_engine: Ma
     await collect(engine, msg("uno"))
     embedder = FakeEmbedder()
     embedder.failures += [ModelUnavailable("503")] * 5
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    indexer = Indexer(store, embedder, attempts=3, retry_after=7.0, sleep=sleep)
-    indexer.kick()
-    await indexer.idle()
+    indexer, slept = await indexed(store, embedder)
     assert len(slept) == 5 and embedder.calls[-1][0] == ["uno", "reply-1"]
     await indexer.close()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -65,3 +67,29 @@ async def said(
     )
     assert ingested is not None
     return ingested
+
+
+class World(Protocol):
+    """A property test's model of the store: runs operations, checks every read."""
+
+    async def run(self, op: Any) -> None: ...
+
+    async def check(self) -> None: ...
+
+
+async def play(name: str, world: Callable[[MemoryStore], World], ops: Sequence[Any]) -> None:
+    """Run `ops` on a fresh store `name` and its model side by side, checking after each.
+
+    A fresh store per hypothesis example: hypothesis drives tests synchronously, and a
+    function-scoped fixture would be shared across examples.
+    """
+    with tempfile.TemporaryDirectory() as directory:
+        store = STORES[name](Path(directory))
+        await store.open()
+        try:
+            model = world(store)
+            for op in ops:
+                await model.run(op)
+                await model.check()
+        finally:
+            await store.close()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +12,7 @@ from hypothesis import strategies as st
 from bot.ports import MemoryStore
 from bot.types import Outcome, Role, TurnKind, TurnRef
 from storage.sqlite import SqliteStore
-from tests.stores.conftest import STORES, key
+from tests.stores.conftest import STORES, key, play
 
 PEOPLE = ("ann", "bob", "cy")
 CHATS = ("c1", "c2")
@@ -271,23 +269,8 @@ class World:
         }
 
 
-async def play(name: str, ops: list[Op]) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        store = STORES[name](Path(directory))
-        await store.open()
-        try:
-            world = World(store)
-            for op in ops:
-                await world.run(op)
-                await world.check()
-        finally:
-            await store.close()
-
-
 @pytest.mark.parametrize("name", list(STORES))
 @settings(max_examples=30, deadline=None)
 @given(ops=operations)
 def test_nobody_reads_anothers_text_and_reads_match_the_model(name: str, ops: list[Op]) -> None:
-    # A fresh store per example, on an event loop of its own: hypothesis drives the test
-    # synchronously, and a function-scoped fixture would be shared across examples.
-    asyncio.run(play(name, ops))
+    asyncio.run(play(name, World, ops))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +12,7 @@ from hypothesis import strategies as st
 from bot.memory_commands import code_hash
 from bot.ports import MemoryStore
 from bot.types import LinkOutcome, Outcome, TurnKind
-from tests.stores.conftest import STORES, key
+from tests.stores.conftest import STORES, key, play
 
 PEOPLE = ("ann", "bob", "cy", "dee")
 CHATS = ("c1", "c2")
@@ -199,21 +197,8 @@ class World:
             assert {i["user_id"] for i in data["identities"]} == group
 
 
-async def play(name: str, ops: list[Op]) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        store = STORES[name](Path(directory))
-        await store.open()
-        try:
-            world = World(store)
-            for op in ops:
-                await world.run(op)
-                await world.check()
-        finally:
-            await store.close()
-
-
 @pytest.mark.parametrize("name", list(STORES))
 @settings(max_examples=80, deadline=None)
 @given(ops=operations)
 def test_memory_facts_links_and_exports_reach_only_their_person(name: str, ops: list[Op]) -> None:
-    asyncio.run(play(name, ops))
+    asyncio.run(play(name, World, ops))
