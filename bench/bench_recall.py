@@ -256,13 +256,13 @@ async def with_facts(
     extractor = ScriptedExtractor(people)
     _, seconds = await converse(history, people, extractor)
     if embedder is not None:
-        await embed_all(history, embedder)
+        seconds += await embed_all(history, embedder)
     held, unread = await facts_held(history, people)
     planted = sum(len(p.planted) for p in people)
     print(
         f"  [bound]: facts learnt every {default_facts_every()} delivered exchanges"
         f" (TERTULIA_FACTS_EVERY's default) by a scripted extractor answering exactly the"
-        f" planted facts: an upper bound. Talk again with it: {seconds:.1f} s,"
+        f" planted facts: an upper bound. Talk (and embed) again with it: {seconds:.0f} s,"
         f" {extractor.extractions:,} extraction calls; facts held per person: mean"
         f" {statistics.mean(held):.1f}, max {max(held)}; {unread} of {planted} planting turns"
         f" never read (in the last exchanges, short of the next extraction)"
