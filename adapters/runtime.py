@@ -15,7 +15,7 @@ from adapters.platforms import CONFIG_ERROR
 from adapters.session import Session
 from bot import models
 from bot.engine import Engine
-from bot.ports import ChatModel, Embedder, MemoryStore
+from bot.ports import ChatModel, Embedder, MemoryStore, ModelError, ModelUnavailable
 from bot.types import Persona
 from config.personas import load_personas
 from config.settings import Settings
@@ -59,6 +59,22 @@ def build_embedder(settings: Settings) -> Embedder | None:
     return None if name is None else models.make_embedder(name, **settings.embedder_options(name))
 
 
+async def open_embedder(embedder: Embedder | None) -> Embedder | None:
+    """Open the embedder: an unreachable one leaves recall by words, a broken one stops."""
+    if embedder is None:
+        return None
+    try:
+        await embedder.open()
+    except ModelUnavailable as exc:
+        log.warning("recall by meaning is off until a restart: %s", exc)
+        await embedder.close()
+        return None
+    except ModelError as exc:
+        await embedder.close()
+        raise ModelError(f"TERTULIA_EMBEDDER: {exc}") from None
+    return embedder
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, model: ChatModel | None = None, store: MemoryStore | None = None
@@ -73,8 +89,7 @@ async def open_runtime(
         learns = settings.learns(model.backend)
         embedder = build_embedder(settings)
         try:
-            if embedder is not None:
-                await embedder.open()
+            embedder = await open_embedder(embedder)
             engine = Engine(
                 store,
                 model,

@@ -200,6 +200,8 @@ class Learner:
         except Exception:
             # A batch the model always refuses (safety filters, never JSON) is passed over
             # after a few tries, or no fact would ever be learnt from this person again.
+            if len(self._strikes) > _COUNTED:
+                self._strikes.clear()
             self._strikes[strike] = self._strikes.get(strike, 0) + 1
             if self._strikes[strike] >= GIVE_UP_AFTER:
                 del self._strikes[strike]
