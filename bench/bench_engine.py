@@ -62,6 +62,7 @@ def populate(path: Path, messages: int, users: int) -> None:
             "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id)"
             " SELECT id, recall_terms(user_id, text), conversation_id, chat_id FROM messages"
         )
+        db.execute("UPDATE recall_indexed SET through = (SELECT max(id) FROM messages)")
 
 
 async def measure(stored: int, rounds: int) -> dict[str, float]:

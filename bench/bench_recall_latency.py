@@ -69,12 +69,13 @@ def latency_db(heavy: int, total: int, rebuild: bool) -> Path:
         db.execute("PRAGMA synchronous = OFF")
         db.create_function("recall_terms", 2, recall_terms, deterministic=True)
         populate(db, heavy, total)
-        # As the store indexes every chat turn it writes (ingest, complete).
+        # As the store's background batches index every chat turn it writes.
         db.execute(
             "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id)"
             " SELECT id, recall_terms(user_id, text), conversation_id, chat_id FROM messages"
             " WHERE kind = 'chat'"
         )
+        db.execute("UPDATE recall_indexed SET through = (SELECT max(id) FROM messages)")
     db.close()
     part.rename(path)
     size = path.stat().st_size / 2**20

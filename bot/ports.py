@@ -125,6 +125,11 @@ class MemoryStore(Protocol):
         (from `embedder`), the turns nearest in meaning join by reciprocal rank fusion."""
         ...
 
+    async def index_pending(self) -> int:
+        """Make every stored chat turn searchable now (a store may index in batches, in the
+        background, and always does when a new conversation starts); how many it indexed."""
+        ...
+
     async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, int, str]]:
         """Chat turns this embedder has not seen yet, oldest first: (id, user id, text)."""
         ...

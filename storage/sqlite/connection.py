@@ -134,9 +134,11 @@ class Database:
         try:
             # Its merges free pages of the index too: zeroed, like every other.
             await conn.execute("PRAGMA secure_delete = ON")
+            await conn.create_function("recall_terms", 2, recall_terms, deterministic=True)
             while True:
                 await asyncio.sleep(self._checkpoint_every)
                 try:
+                    await index_pending(conn)
                     # A bounded step: at most MERGE_PAGES pages written, a few ms holding
                     # the write lock, and nothing at all when no level needs merging.
                     await conn.execute(
@@ -150,6 +152,12 @@ class Database:
                     log.warning("WAL checkpoint failed: %s", exc)
         finally:
             await conn.close()
+
+    async def index_pending(self) -> int:
+        """Make every stored chat turn searchable now (the background does it twice a
+        second); how many turns were indexed."""
+        async with self._write_lock:
+            return await index_pending(self.conn)
 
     async def _connect(self) -> aiosqlite.Connection:
         try:
@@ -216,3 +224,44 @@ class Database:
         """
         async with self._write_lock:
             return await self._all(sql, params)
+
+
+INDEX_BATCH = 5000  # turns indexed in one transaction, at most
+
+
+async def index_pending(conn: aiosqlite.Connection) -> int:
+    """Index the chat turns stored since the last batch, in one transaction.
+
+    IMMEDIATE: both adapter processes index, and the second must see the first one's
+    mark. Turns are indexed whatever their outcome (settle() may still change it);
+    recall reads only the ok ones. The connection must have recall_terms registered.
+    """
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        count = await index_batch(conn)
+        await conn.execute("COMMIT")
+        return count
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+
+
+async def index_batch(conn: aiosqlite.Connection) -> int:
+    """index_pending() inside the caller's write transaction."""
+    ((through,),) = await conn.execute_fetchall("SELECT through FROM recall_indexed WHERE id = 1")
+    ((last,),) = await conn.execute_fetchall(
+        "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)",
+        (through, INDEX_BATCH),
+    )
+    count = 0
+    if last is not None:
+        cursor = await conn.execute(
+            "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id)"
+            " SELECT id, recall_terms(user_id, text), conversation_id, chat_id FROM messages"
+            " WHERE id > ? AND id <= ? AND kind = 'chat'",
+            (through, last),
+        )
+        count = cursor.rowcount
+        await cursor.close()
+        await conn.execute("UPDATE recall_indexed SET through = ? WHERE id = 1", (last,))
+    return max(count, 0)

@@ -258,6 +258,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         INSERT INTO recall_fts (recall_fts, rank) VALUES ('automerge', 0);
         """,
     ),
+    (
+        "009_recall_indexed_in_batches",
+        """
+        -- Turns are indexed for recall in batches by the store's background connection
+        -- (one FTS5 segment a batch, not one a message); this is how far it got. Every
+        -- chat turn stored so far was indexed as it was written.
+        CREATE TABLE recall_indexed (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            through INTEGER NOT NULL
+        );
+        INSERT INTO recall_indexed (id, through)
+            SELECT 1, coalesce(max(id), 0) FROM messages;
+        """,
+    ),
 )
 
 

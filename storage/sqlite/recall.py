@@ -42,7 +42,6 @@ _IDS = (
     " ORDER BY rank LIMIT ?"
 )
 RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. (2009)
-INDEX_SQL = "INSERT INTO recall_fts (rowid, terms, conversation_id, chat_id) VALUES (?, ?, ?, ?)"
 CANDIDATES = 50  # a few failed or settled-later turns among the best still leave enough
 MAX_WORDS = 16
 # Ranking every turn that holds a word is what made a search slow for someone with

@@ -18,8 +18,6 @@ from bot.types import (
     User,
 )
 from storage.sqlite.connection import Database
-from storage.sqlite.recall import INDEX_SQL
-from storage.sqlite.terms import recall_terms
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +119,9 @@ class TurnQueries(Database):
         )
         if not stored:
             return None
-        if kind is TurnKind.CHAT:
-            # Searchable at once; recall reads only turns whose exchange ended ok.
-            terms = recall_terms(user.id, text)
-            await self._statement(INDEX_SQL, (stored[0][0], terms, conversation_id, key.chat_id))
+        # Made searchable in the background within half a second (connection.py): recall
+        # never searches the conversation at hand, and one index write per batch instead of
+        # one per message keeps FTS5's merging out of the replies.
         ref = TurnRef(user.id, conversation_id, prompt_id=stored[0][0])
         others = 0 if known is None else int(known[9]) - (known[4] is not None)
         return Ingested(user, ref, summary, facts, earlier=others > 0)
@@ -173,11 +170,7 @@ class TurnQueries(Database):
             # The person was erased (/forget in another chat) while the model answered.
             log.info("reply to message %d not stored: its turn is gone", ref.prompt_id)
             return ref
-        reply_id, conversation_id, chat_id, kind = rows[0]
-        # Indexed whatever the outcome: settle() may still change it; recall reads only ok.
-        if kind == TurnKind.CHAT.value and reply:
-            terms = recall_terms(ref.user_id, reply)
-            await self._statement(INDEX_SQL, (reply_id, terms, conversation_id, chat_id))
+        reply_id = rows[0][0]
         return TurnRef(ref.user_id, ref.conversation_id, ref.prompt_id, reply_id=reply_id)
 
     async def settle(self, ref: TurnRef, outcome: Outcome) -> None:

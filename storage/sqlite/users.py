@@ -7,7 +7,7 @@ import logging
 import time
 
 from bot.types import LinkOutcome, User
-from storage.sqlite.connection import Database
+from storage.sqlite.connection import Database, index_batch
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class UserQueries(Database):
                 " RETURNING id",
                 (user_id, chat_id, time.time()),
             )
+            # What was just said becomes recallable at once, not at the next background batch.
+            await index_batch(self.conn)
         return int(conversation_id)
 
     async def issue_link(self, user_id: int, code_hash: str, expires_at: float) -> None:
@@ -161,11 +163,12 @@ class UserQueries(Database):
             # them now, so no word of this person's stays in the file (costs a rewrite of
             # the index; /forget is rare).
             await self._all("INSERT INTO recall_fts (recall_fts) VALUES ('optimize')")
-            # Ids of erased rows can come back: embedders look again from there.
-            await self._all(
-                "UPDATE embedded SET through ="
-                " min(through, (SELECT coalesce(max(id), 0) FROM messages))"
-            )
+            # Ids of erased rows can come back: embedders and the index look again from there.
+            for mark in ("embedded", "recall_indexed"):
+                await self._all(
+                    f"UPDATE {mark} SET through ="
+                    " min(through, (SELECT coalesce(max(id), 0) FROM messages))"
+                )
             # The other process drops its cached vectors when it sees this change.
             await self._all(
                 "INSERT INTO erasures (id, count) VALUES (1, 1)"

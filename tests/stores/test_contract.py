@@ -236,6 +236,7 @@ async def test_recall_skips_failed_and_command_turns_and_other_people(store: Mem
     await said(store, "/persona perro", kind=TurnKind.COMMAND)
     bob = await exchange(store, "el perro de bob", user="bob")
     ann = (await said(store, "hola")).user
+    assert await store.index_pending() > 0  # as the background would within half a second
     assert await store.recall(ann.id, ["perro"], exclude_conversation=-1) == []
     found = await store.recall(bob.user_id, ["perro"], exclude_conversation=-1)
     assert {h.text for h in found} == {"el perro de bob", "re: el perro de bob"}

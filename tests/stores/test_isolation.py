@@ -228,6 +228,7 @@ class World:
 
     async def check(self) -> None:
         """Every read of every person shows exactly their model rows, all tagged as theirs."""
+        await self.store.index_pending()  # what the background does twice a second
         everyone = {c for p in self.people.values() for c in p.rows}
         for name, person in self.people.items():
             if person.id is None:

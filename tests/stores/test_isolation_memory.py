@@ -173,6 +173,7 @@ class World:
             self.group[name] = joined
 
     async def check(self) -> None:
+        await self.store.index_pending()  # what the background does twice a second
         for name, person in self.people.items():
             if person.id is None:
                 continue

@@ -237,6 +237,7 @@ async def test_an_erased_persons_words_are_nowhere_in_the_files(sqlite: SqliteSt
             turn.ref, reply=f"anotado {name}", outcome=Outcome.OK, tokens=1,
             first_token_ms=1, latency_ms=1,
         )  # fmt: skip
+    await sqlite.index_pending()  # every word in the index first: it must leave it too
     await sqlite.forget(turn.user.id)  # cy
     files = [sqlite.path, sqlite.path.with_name(sqlite.path.name + "-wal")]
     raw = b"".join(f.read_bytes() for f in files if f.exists())
