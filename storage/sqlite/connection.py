@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -137,19 +137,22 @@ class Database:
             await conn.create_function("recall_terms", 2, recall_terms, deterministic=True)
             while True:
                 await asyncio.sleep(self._checkpoint_every)
-                try:
-                    await index_pending(conn)
-                    # A bounded step: at most MERGE_PAGES pages written, a few ms holding
-                    # the write lock, and nothing at all when no level needs merging.
-                    await conn.execute(
+                # Each step on its own: one that fails must not stop the others (a WAL
+                # that is never checkpointed grows without end).
+                await _step(conn, "recall indexing", index_pending(conn))
+                # A bounded merge: at most MERGE_PAGES pages written, a few ms holding the
+                # write lock, and nothing at all when no level needs merging.
+                await _step(
+                    conn,
+                    "index merge",
+                    conn.execute(
                         "INSERT INTO recall_fts (recall_fts, rank) VALUES ('merge', ?)",
                         (MERGE_PAGES,),
-                    )
-                    # PASSIVE never waits for readers or writers: what it can't copy now,
-                    # the next round will.
-                    await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:
-                    log.warning("WAL checkpoint failed: %s", exc)
+                    ),
+                )
+                # PASSIVE never waits for readers or writers: what it can't copy now, the
+                # next round will.
+                await _step(conn, "WAL checkpoint", conn.execute("PRAGMA wal_checkpoint(PASSIVE)"))
         finally:
             await conn.close()
 
@@ -224,6 +227,13 @@ class Database:
         """
         async with self._write_lock:
             return await self._all(sql, params)
+
+
+async def _step(conn: aiosqlite.Connection, what: str, work: Awaitable[object]) -> None:
+    try:
+        await work
+    except sqlite3.Error as exc:
+        log.warning("%s failed: %s", what, exc)
 
 
 INDEX_BATCH = 5000  # turns indexed in one transaction, at most
