@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +17,21 @@ from storage.sqlite.connection import Database
 # Embedding inputs are cut here: a long paste says what it is about in its start.
 EMBED_CHARS = 2000
 CACHE_BYTES = 256 * 1024 * 1024  # per process, for the people who talked most lately
+LOAD_WAIT = 0.5  # seconds a reply waits for a person's vectors to be read into memory
+
+log = logging.getLogger(__name__)
+
+
+def _vectors_sql(ids: Sequence[int]) -> str:
+    """A person's vectors after a message id; its first row counts erasures so far (if one
+    happened since the last look, in either process, nothing cached may stay)."""
+    marks = ",".join("?" * len(ids))
+    return (
+        "SELECT -1, 0, '', x'', coalesce((SELECT count FROM erasures WHERE id = 1), 0)"
+        " UNION ALL SELECT message_id, conversation_id, chat_id, vector, 0 FROM vectors"
+        f" WHERE user_id IN ({marks}) AND embedder = ? AND message_id > ? ORDER BY 1"
+    )
+
 
 Floats = npt.NDArray[np.float32]
 
@@ -65,6 +83,11 @@ class VectorQueries(Database):
         if not hasattr(self, "_matrices"):
             self._matrices = OrderedDict()
         return self._matrices
+
+    async def close(self) -> None:
+        for task in list(self.__dict__.get("_loads", {}).values()):
+            task.cancel()
+        await super().close()
 
     async def unembedded(self, embedder: str, *, limit: int = 64) -> list[tuple[int, int, str]]:
         """Chat turns this embedder has not seen yet, oldest first: (id, user id, text)."""
@@ -123,10 +146,14 @@ class VectorQueries(Database):
         chat_id: str | None = None,
         limit: int = 50,
     ) -> list[int]:
-        """Ids of the person's turns closest in meaning to `query`, best first (exact)."""
+        """Ids of the person's turns closest in meaning to `query`, best first (exact).
+
+        [] while the person's vectors are still being read into memory: a reply never
+        waits seconds for someone with a long history (recall by words serves meanwhile).
+        """
         matrix = await self._matrix(tuple(sorted(user_ids)), embedder)
-        n = matrix.size
-        if n == 0:
+        n = 0 if matrix is None else matrix.size
+        if matrix is None or n == 0:
             return []
         scores = matrix.rows[:n] @ np.asarray(query, dtype=np.float32)
         # The current conversation (and, from a group, every other chat) never competes.
@@ -141,31 +168,54 @@ class VectorQueries(Database):
         best = best[np.argsort(-scores[best])]
         return [int(i) for i in matrix.ids[best]]
 
-    async def _matrix(self, ids: tuple[int, ...], embedder: str) -> _Matrix:
+    async def _matrix(self, ids: tuple[int, ...], embedder: str) -> _Matrix | None:
+        """The person's vectors, brought up to date; None while a first read is running."""
         cache = self._cache()
         key = (embedder, ids)
-        matrix = cache.pop(key, None) or _Matrix()
-        marks = ",".join("?" * len(ids))
-        # The first row counts erasures: if one happened (in either process) since the
-        # last look, nothing cached may stay, so the person's vectors are read afresh.
-        sql = (
-            "SELECT -1, 0, '', x'', coalesce((SELECT count FROM erasures WHERE id = 1), 0)"
-            " UNION ALL SELECT message_id, conversation_id, chat_id, vector, 0 FROM vectors"
-            f" WHERE user_id IN ({marks}) AND embedder = ? AND message_id > ? ORDER BY 1"
-        )
-        head, *rows = await self._read(sql, (*ids, embedder, matrix.through))
+        matrix = cache.pop(key, None)
+        if matrix is not None:
+            head, *rows = await self._read(_vectors_sql(ids), (*ids, embedder, matrix.through))
+            if head[4] == self._erasures_seen():
+                if rows:
+                    matrix.extend([r[:4] for r in rows])
+                self._keep(key, matrix)
+                return matrix
+            # Someone was erased (in either process): nothing cached may stay.
+            self._drop_cached_vectors()
+        loads: dict[tuple[str, tuple[int, ...]], asyncio.Task[None]]
+        loads = self.__dict__.setdefault("_loads", {})
+        task = loads.get(key)
+        if task is None:
+            task = loads[key] = asyncio.create_task(self._load(key))
+            task.add_done_callback(lambda _: loads.pop(key, None))
+        # A short history loads in a few ms: wait that long, not more.
+        await asyncio.wait({task}, timeout=LOAD_WAIT)
+        return cache.get(key)
+
+    async def _load(self, key: tuple[str, tuple[int, ...]]) -> None:
+        """Read a person's vectors on a connection of its own: the per-message reads go on."""
+        embedder, ids = key
+        conn = await self._connect()
+        try:
+            head, *rows = await conn.execute_fetchall(_vectors_sql(ids), (*ids, embedder, 0))
+        except sqlite3.Error as exc:
+            log.warning("could not read vectors: %s", exc)
+            return
+        finally:
+            await conn.close()
         if head[4] != self._erasures_seen():
             self._drop_cached_vectors()
             self._erasures = head[4]
-            if matrix.through:
-                matrix = _Matrix()
-                head, *rows = await self._read(sql, (*ids, embedder, 0))
+        matrix = _Matrix()
         if rows:
             matrix.extend([r[:4] for r in rows])
+        self._keep(key, matrix)
+
+    def _keep(self, key: tuple[str, tuple[int, ...]], matrix: _Matrix) -> None:
+        cache = self._cache()
         cache[key] = matrix  # the most recently used last
         while sum(m.nbytes for m in cache.values()) > CACHE_BYTES and len(cache) > 1:
             cache.popitem(last=False)
-        return matrix
 
     def _drop_cached_vectors(self) -> None:
         """After /forget: no vector of an erased person stays in this process's memory."""

@@ -276,3 +276,24 @@ async def test_an_erasure_in_the_other_process_empties_this_ones_cached_vectors(
         await other.forget(ann.user.id)
     await sqlite.nearest([bob.user.id], "e", unit, exclude_conversation=-1)
     assert [key for key in sqlite._cache()] == [("e", (bob.user.id,))]
+
+
+async def test_a_long_history_of_vectors_is_read_in_the_background(sqlite: SqliteStore) -> None:
+    ann = await said(sqlite, "perro")
+    rows = await sqlite.unembedded("e")
+    unit = [1.0] + [0.0] * 7
+    await sqlite.keep_vectors("e", [(i, u, unit) for i, u, _ in rows], through=rows[-1][0])
+    gate = asyncio.Event()
+    slow_load = sqlite._load
+
+    async def load(key: tuple[str, tuple[int, ...]]) -> None:
+        await gate.wait()  # as reading 100,000 vectors would take seconds
+        await slow_load(key)
+
+    sqlite._load = load  # type: ignore[method-assign]
+    # The reply does not wait for it: nothing by meaning this time, words still work.
+    assert await sqlite.nearest([ann.user.id], "e", unit, exclude_conversation=-1) == []
+    gate.set()
+    await asyncio.sleep(0.2)
+    found = await sqlite.nearest([ann.user.id], "e", unit, exclude_conversation=-1)
+    assert found == [ann.ref.prompt_id]
