@@ -8,6 +8,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,13 @@ CACHE_BYTES = 256 * 1024 * 1024  # per process, for the people who talked most l
 LOAD_WAIT = 0.5  # seconds a reply waits for a person's vectors to be read into memory
 
 log = logging.getLogger(__name__)
+
+
+def _built(rows: Sequence[Any]) -> _Matrix:
+    matrix = _Matrix()
+    if rows:
+        matrix.extend([r[:4] for r in rows])
+    return matrix
 
 
 def _vectors_sql(ids: Sequence[int]) -> str:
@@ -206,9 +214,8 @@ class VectorQueries(Database):
         if head[4] != self._erasures_seen():
             self._drop_cached_vectors()
             self._erasures = head[4]
-        matrix = _Matrix()
-        if rows:
-            matrix.extend([r[:4] for r in rows])
+        # Hundreds of megabytes for a long history: built on a thread, off the event loop.
+        matrix = await asyncio.to_thread(_built, rows)
         self._keep(key, matrix)
 
     def _keep(self, key: tuple[str, tuple[int, ...]], matrix: _Matrix) -> None:
