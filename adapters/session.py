@@ -104,8 +104,8 @@ class Session:
         if result.gone:
             self._mark_gone(where)
         await self._unseen(result)
-        if (seen := _seen_reply(result)) is not None:
-            await self.engine.delivered(seen)  # what the person saw may now be remembered
+        if (stored := _stored_reply(result)) is not None and result.delivered:
+            await self.engine.delivered(stored)  # what the person saw may now be remembered
         lost_file = result.done is not None and result.done.attachment and not result.attached
         if result.broken and (not result.messages or lost_file):
             # Say something rather than stay silent, or leave "in the attached file" unsent.
@@ -114,8 +114,8 @@ class Session:
 
     async def _unseen(self, result: Delivery[Any]) -> None:
         """A stored reply the platform never took in full is never fed back as context."""
-        if (unseen := _unseen_reply(result)) is not None:
-            await self.engine.undelivered(unseen)
+        if (stored := _stored_reply(result)) is not None and not result.delivered:
+            await self.engine.undelivered(stored)
 
     async def _unless_gone(
         self, events: AsyncGenerator[ReplyEvent, None], where: tuple[str, str], arrived: float
@@ -164,18 +164,10 @@ class Session:
             await asyncio.wait(leftover)
 
 
-def _unseen_reply(result: Delivery[Any]) -> TurnRef | None:
-    """The stored reply the platform never took in full, if this was one."""
+def _stored_reply(result: Delivery[Any]) -> TurnRef | None:
+    """The stored model reply (an ok exchange) this delivery carried, if it was one."""
     done = result.done
-    if done is None or done.ref is None or done.ref.reply_id is None or result.delivered:
-        return None
-    return done.ref if done.outcome is Outcome.OK else None
-
-
-def _seen_reply(result: Delivery[Any]) -> TurnRef | None:
-    """The stored model reply the platform took in full, if this was one."""
-    done = result.done
-    if done is None or done.ref is None or done.ref.reply_id is None or not result.delivered:
+    if done is None or done.ref is None or done.ref.reply_id is None:
         return None
     return done.ref if done.outcome is Outcome.OK else None
 
