@@ -19,18 +19,6 @@ KEY = "test-key-not-a-secret"
 MakeEmbedder = Callable[..., GeminiEmbedder]
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-async def srv() -> AsyncIterator[FakeGeminiServer]:
-    async with FakeGeminiServer() as server:
-        yield server
-
-
 @pytest.fixture
 async def make(srv: FakeGeminiServer) -> AsyncIterator[MakeEmbedder]:
     made: list[GeminiEmbedder] = []

@@ -28,18 +28,6 @@ KEY = "test-key-not-a-secret"
 MakeModel = Callable[..., GeminiModel]
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-async def srv() -> AsyncIterator[FakeGeminiServer]:
-    async with FakeGeminiServer() as server:
-        yield server
-
-
 @pytest.fixture
 async def make_model(srv: FakeGeminiServer) -> AsyncIterator[MakeModel]:
     made: list[GeminiModel] = []

@@ -17,13 +17,6 @@ from tests.fakes.openai_server import FakeOpenAIServer
 REPLY = "Hola! Soy tertulia, y esta respuesta llega en varios trozos."
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[FakeOpenAIServer]:
     async with FakeOpenAIServer(REPLY, chunk=7) as srv:
