@@ -17,29 +17,22 @@ _HITS = (
     "SELECT rowid AS id, rank FROM recall_fts"
     " WHERE recall_fts MATCH ? AND conversation_id != ?{chat} ORDER BY rank LIMIT ?"
 )
-_PAIRS = (
-    "SELECT m.role, m.text, m.created_at, p.text FROM ({hits}) hit"
-    " JOIN messages m ON m.id = hit.id"
+# A hit's pair, and what makes a turn recallable at all: an answered chat turn.
+_PAIRED = (
     " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
     "  AND p.id = (CASE m.role WHEN 'user'"
     "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
     " WHERE m.user_id IN ({people}) AND m.kind = 'chat' AND m.outcome = 'ok'"
-    " ORDER BY hit.rank LIMIT ?"
 )
-RECALL_SQL = _PAIRS.format(hits=_HITS.format(chat=""), people="{people}")
-RECALL_IN_CHAT_SQL = _PAIRS.format(hits=_HITS.format(chat=" AND chat_id = ?"), people="{people}")
+_PAIRS = (
+    "SELECT m.role, m.text, m.created_at, p.text FROM ({hits}) hit"
+    " JOIN messages m ON m.id = hit.id" + _PAIRED + " ORDER BY hit.rank LIMIT ?"
+)
 # The same pairs for hits found by id (full text and vectors fused), in any order.
 _PAIRS_BY_ID = (
     "SELECT m.id, m.role, m.text, m.created_at, p.text FROM messages m"
-    " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
-    "  AND p.id = (CASE m.role WHEN 'user'"
-    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
-    " WHERE m.id IN ({ids}) AND m.user_id IN ({people}) AND m.kind = 'chat'"
-    " AND m.outcome = 'ok'"
-)
-_IDS = (
-    "SELECT rowid FROM recall_fts WHERE recall_fts MATCH ? AND conversation_id != ?{chat}"
-    " ORDER BY rank LIMIT ?"
+    + _PAIRED
+    + " AND m.id IN ({ids})"
 )
 RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. (2009)
 CANDIDATES = 50  # a few failed or settled-later turns among the best still leave enough
@@ -66,6 +59,15 @@ def match_expression(user_ids: Sequence[int], words: Sequence[str]) -> str | Non
     if not terms:
         return None
     return " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+
+
+def _hits(
+    query: str, exclude_conversation: int, chat_id: str | None, candidates: int
+) -> tuple[str, tuple[str | int, ...]]:
+    """The full-text candidates' query and its parameters: from `chat_id` only, if given."""
+    if chat_id is None:
+        return _HITS.format(chat=""), (query, exclude_conversation, candidates)
+    return _HITS.format(chat=" AND chat_id = ?"), (query, exclude_conversation, chat_id, candidates)
 
 
 def fuse(*rankings: Sequence[int]) -> list[int]:
@@ -104,14 +106,9 @@ class RecallQueries(VectorQueries):
             )
         if query is None or limit <= 0:
             return []
-        candidates = max(CANDIDATES, limit)
-        hits: tuple[str | int, ...]
-        if chat_id is None:
-            sql, hits = RECALL_SQL, (query, exclude_conversation, candidates)
-        else:
-            sql, hits = RECALL_IN_CHAT_SQL, (query, exclude_conversation, chat_id, candidates)
-        people = ",".join("?" * len(ids))
-        rows = await self._read(sql.format(people=people), (*hits, *ids, limit))
+        hits, params = _hits(query, exclude_conversation, chat_id, max(CANDIDATES, limit))
+        sql = _PAIRS.format(hits=hits, people=",".join("?" * len(ids)))
+        rows = await self._read(sql, (*params, *ids, limit))
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in rows]
 
     async def _fused(
@@ -126,11 +123,8 @@ class RecallQueries(VectorQueries):
     ) -> list[Recalled]:
         by_words: list[int] = []
         if query is not None:
-            chat = "" if chat_id is None else " AND chat_id = ?"
-            params: tuple[str | int, ...] = (query, exclude_conversation)
-            params += (() if chat_id is None else (chat_id,)) + (CANDIDATES,)
-            rows = await self._read(_IDS.format(chat=chat), params)
-            by_words = [r[0] for r in rows]
+            hits, params = _hits(query, exclude_conversation, chat_id, CANDIDATES)
+            by_words = [r[0] for r in await self._read(hits, params)]
         by_meaning = await self.nearest(
             ids,
             embedder,
@@ -143,7 +137,7 @@ class RecallQueries(VectorQueries):
         if not ranked:
             return []
         sql = _PAIRS_BY_ID.format(ids=",".join("?" * len(ranked)), people=",".join("?" * len(ids)))
-        found = {r[0]: r[1:] for r in await self._read(sql, (*ranked, *ids))}
+        found = {r[0]: r[1:] for r in await self._read(sql, (*ids, *ranked))}
         best = [found[i] for i in ranked if i in found][:limit]
         return [Recalled(role, text, said_at, partner) for role, text, said_at, partner in best]
 
