@@ -18,6 +18,7 @@ from bot.types import (
     User,
 )
 from storage.sqlite.connection import Database
+from storage.sqlite.users import PERSON_IDS, PERSON_IDS_TEXT, linked
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,15 @@ MAX_FACTS = 200  # the most a context could ever show
 # identity of that person, and their open conversation in this chat with its summary.
 KNOWN_SQL = (
     "SELECT u.id, p.lang, p.persona, u.display_name, c.id, c.summary, c.summary_through,"
-    " (SELECT group_concat(i.id) FROM users i WHERE i.id = p.id OR i.person_id = p.id),"
+    f" {PERSON_IDS_TEXT},"
     # The facts that hold, newest first, in the same hop: most people have none.
     " (SELECT json_group_array(json_array(held.id, held.text, held.created_at, held.source,"
     "  held.chat_id))"
     "  FROM (SELECT * FROM facts f WHERE f.valid_until IS NULL AND f.user_id IN"
-    "   (SELECT i.id FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
+    f"   {PERSON_IDS}"
     f"   ORDER BY f.id DESC LIMIT {MAX_FACTS}) held),"
     # Conversations of the person's: with none but this one, there is nothing to recall.
-    " (SELECT count(*) FROM conversations k WHERE k.user_id IN"
-    "  (SELECT i.id FROM users i WHERE i.id = p.id OR i.person_id = p.id))"
+    f" (SELECT count(*) FROM conversations k WHERE k.user_id IN {PERSON_IDS})"
     " FROM users u JOIN users p ON p.id = coalesce(u.person_id, u.id)"
     " LEFT JOIN conversations c ON c.user_id = u.id AND c.chat_id = ? AND c.active = 1"
     " WHERE u.platform = ? AND u.platform_user_id = ?"
@@ -84,7 +84,9 @@ class TurnQueries(Database):
             )
             row = row or upserted
         assert row is not None
-        user = User(row[0], key.platform, key.user_id, row[1], row[2], _linked(known))
+        user = User(
+            row[0], key.platform, key.user_id, row[1], row[2], linked(known[7] if known else None)
+        )
         summary, facts = None, _facts(known)
         if known is not None and known[4] is not None:
             conversation_id = known[4]
@@ -181,12 +183,6 @@ class TurnQueries(Database):
             "UPDATE messages SET outcome = ? WHERE user_id = ? AND id IN (?, ?)",
             (Outcome(outcome).value, ref.user_id, ref.prompt_id, ref.reply_id),
         )
-
-
-def _linked(known: tuple[object, ...] | None) -> tuple[int, ...]:
-    """Every identity of a linked person; () for one who is only themselves."""
-    ids = str(known[7]).split(",") if known is not None and known[7] else []
-    return tuple(int(i) for i in ids) if len(ids) > 1 else ()
 
 
 def _facts(known: tuple[object, ...] | None) -> tuple[Fact, ...]:

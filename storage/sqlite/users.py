@@ -15,6 +15,17 @@ log = logging.getLogger(__name__)
 _PERSON = "(SELECT coalesce(person_id, id) FROM users WHERE id = ?)"
 # Every identity of the person that identity ? belongs to.
 IDENTITIES_SQL = f"SELECT id FROM users WHERE id = {_PERSON} OR person_id = {_PERSON}"
+# Every identity of the person joined as `p` (users p ON p.id = coalesce(u.person_id, u.id)).
+PERSON_IDS = "(SELECT i.id FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
+# The same, as one text ("3,17"), for a query that reads the person in one row.
+PERSON_IDS_TEXT = f"(SELECT group_concat(id) FROM {PERSON_IDS})"
+
+
+def linked(ids_text: object) -> tuple[int, ...]:
+    """Every identity of a linked person from PERSON_IDS_TEXT; () for one who is only
+    themselves."""
+    ids = str(ids_text).split(",") if ids_text else []
+    return tuple(int(i) for i in ids) if len(ids) > 1 else ()
 
 
 class UserQueries(Database):
@@ -22,16 +33,14 @@ class UserQueries(Database):
 
     async def find_user(self, platform: str, platform_user_id: str) -> User | None:
         row = await self._one(
-            "SELECT u.id, p.lang, p.persona,"
-            " (SELECT group_concat(i.id) FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
+            f"SELECT u.id, p.lang, p.persona, {PERSON_IDS_TEXT}"
             " FROM users u JOIN users p ON p.id = coalesce(u.person_id, u.id)"
             " WHERE u.platform = ? AND u.platform_user_id = ?",
             (platform, platform_user_id),
         )
         if row is None:
             return None
-        ids = tuple(int(i) for i in str(row[3]).split(","))
-        return User(row[0], platform, platform_user_id, row[1], row[2], ids if len(ids) > 1 else ())
+        return User(row[0], platform, platform_user_id, row[1], row[2], linked(row[3]))
 
     async def identities(self, user_id: int) -> tuple[int, ...]:
         """Every identity of the person `user_id` is (itself included)."""
