@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bot.types import Recalled
 from storage.sqlite.terms import recall_terms, words_of
@@ -82,6 +83,10 @@ def fuse(*rankings: Sequence[int]) -> list[int]:
 class RecallQueries(VectorQueries):
     """Recall across one person's conversations: full text, fused with vectors when given."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._common_terms: dict[str, None] = {}  # terms found in more than COMMON turns
+
     async def recall(
         self,
         user_id: int | Sequence[int],
@@ -147,7 +152,7 @@ class RecallQueries(VectorQueries):
         Counting a word's turns costs as much as its turns are many, so the words found
         common are remembered (per process) and never counted again.
         """
-        common: dict[str, None] = self.__dict__.setdefault("_common_terms", {})
+        common = self._common_terms
         tokens = list(dict.fromkeys(t.lower() for w in words for t in words_of(w)))[:MAX_WORDS]
         terms = {t: [f"u{uid}x{t}" for uid in ids] for t in tokens}
         wanted = [x for t in tokens if not any(x in common for x in terms[t]) for x in terms[t]]

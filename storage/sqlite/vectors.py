@@ -42,6 +42,7 @@ def _vectors_sql(ids: Sequence[int]) -> str:
 
 
 Floats = npt.NDArray[np.float32]
+VectorKey = tuple[str, tuple[int, ...]]  # (embedder, the person's identities)
 
 
 @dataclass(slots=True)
@@ -84,16 +85,15 @@ class _Matrix:
 class VectorQueries(Database):
     """Writing vectors, and the exact nearest search over one person's."""
 
-    _matrices: OrderedDict[tuple[str, tuple[int, ...]], _Matrix]
-    _erasures: int
-
-    def _cache(self) -> OrderedDict[tuple[str, tuple[int, ...]], _Matrix]:
-        if not hasattr(self, "_matrices"):
-            self._matrices = OrderedDict()
-        return self._matrices
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # People's vectors in memory, the least recently used first.
+        self._matrices: OrderedDict[VectorKey, _Matrix] = OrderedDict()
+        self._loads: dict[VectorKey, asyncio.Task[None]] = {}  # first reads in flight
+        self._erasures = 0  # erasures counted when the cache was last checked
 
     async def close(self) -> None:
-        for task in list(self.__dict__.get("_loads", {}).values()):
+        for task in list(self._loads.values()):
             task.cancel()
         await super().close()
 
@@ -178,20 +178,19 @@ class VectorQueries(Database):
 
     async def _matrix(self, ids: tuple[int, ...], embedder: str) -> _Matrix | None:
         """The person's vectors, brought up to date; None while a first read is running."""
-        cache = self._cache()
+        cache = self._matrices
         key = (embedder, ids)
         matrix = cache.pop(key, None)
         if matrix is not None:
             head, *rows = await self._read(_vectors_sql(ids), (*ids, embedder, matrix.through))
-            if head[4] == self._erasures_seen():
+            if head[4] == self._erasures:
                 if rows:
                     matrix.extend([r[:4] for r in rows])
                 self._keep(key, matrix)
                 return matrix
             # Someone was erased (in either process): nothing cached may stay.
             self._drop_cached_vectors()
-        loads: dict[tuple[str, tuple[int, ...]], asyncio.Task[None]]
-        loads = self.__dict__.setdefault("_loads", {})
+        loads = self._loads
         task = loads.get(key)
         if task is None:
             task = loads[key] = asyncio.create_task(self._load(key))
@@ -200,7 +199,7 @@ class VectorQueries(Database):
         await asyncio.wait({task}, timeout=LOAD_WAIT)
         return cache.get(key)
 
-    async def _load(self, key: tuple[str, tuple[int, ...]]) -> None:
+    async def _load(self, key: VectorKey) -> None:
         """Read a person's vectors on a connection of its own: the per-message reads go on."""
         embedder, ids = key
         conn = await self._connect()
@@ -211,22 +210,19 @@ class VectorQueries(Database):
             return
         finally:
             await conn.close()
-        if head[4] != self._erasures_seen():
+        if head[4] != self._erasures:
             self._drop_cached_vectors()
             self._erasures = head[4]
         # Hundreds of megabytes for a long history: built on a thread, off the event loop.
         matrix = await asyncio.to_thread(_built, rows)
         self._keep(key, matrix)
 
-    def _keep(self, key: tuple[str, tuple[int, ...]], matrix: _Matrix) -> None:
-        cache = self._cache()
+    def _keep(self, key: VectorKey, matrix: _Matrix) -> None:
+        cache = self._matrices
         cache[key] = matrix  # the most recently used last
         while sum(m.nbytes for m in cache.values()) > CACHE_BYTES and len(cache) > 1:
             cache.popitem(last=False)
 
     def _drop_cached_vectors(self) -> None:
         """After /forget: no vector of an erased person stays in this process's memory."""
-        self._cache().clear()
-
-    def _erasures_seen(self) -> int:
-        return getattr(self, "_erasures", 0)
+        self._matrices.clear()

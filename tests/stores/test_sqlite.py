@@ -275,7 +275,7 @@ async def test_an_erasure_in_the_other_process_empties_this_ones_cached_vectors(
     async with SqliteStore(sqlite.path) as other:  # the other adapter process
         await other.forget(ann.user.id)
     await sqlite.nearest([bob.user.id], "e", unit, exclude_conversation=-1)
-    assert [key for key in sqlite._cache()] == [("e", (bob.user.id,))]
+    assert list(sqlite._matrices) == [("e", (bob.user.id,))]
 
 
 async def test_a_long_history_of_vectors_is_read_in_the_background(sqlite: SqliteStore) -> None:
