@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.bench_recall_data import TOPICS, queries, small_talk
+from bench.bench_recall_data import queries, small_talk
 from bench.bench_recall_drive import (
     Chat,
     RandomEmbedder,
@@ -21,6 +21,7 @@ from bench.bench_recall_drive import (
     fake_model,
     spread,
 )
+from bench.bench_recall_vocab import TOPICS
 from bot.context import search_words
 from storage.sqlite import SqliteStore
 from storage.sqlite.terms import recall_terms
