@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
+from tests.adapters.conftest import run_env
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.processes import clean_env, kill, start_cli, terminate
+from tests.processes import kill, start_cli, terminate
 
 TG_USER, DC_USER = 1001, 2002
 
@@ -30,18 +30,7 @@ async def test_memory_follows_a_person_from_telegram_to_discord_and_back(tmp_pat
         FakeOpenAIServer(answer) as llm,
     ):
         env = {
-            **clean_env(),
-            "NO_PROXY": "127.0.0.1,localhost",
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_BASE_URL": tg.root,
-            "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
-            "DISCORD_API_BASE_URL": f"http://127.0.0.1:{dc.port}",
-            "DISCORD_GATEWAY_URL": dc.gateway_url,
-            "TERTULIA_DB": str(tmp_path / "shared.db"),
-            "TERTULIA_BACKEND": "openai",
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "x",
-            "TERTULIA_EDIT_INTERVAL": "0.1",
+            **run_env(tg, dc, llm, tmp_path / "shared.db"),
             "TERTULIA_FIRST_WAIT": "0",
             "TERTULIA_LEARN": "off",  # the fake model answers "ok N", never facts
         }

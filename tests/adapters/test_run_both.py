@@ -6,11 +6,11 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
+from tests.adapters.conftest import run_env
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.processes import clean_env, kill, start_cli, terminate
+from tests.processes import kill, start_cli, terminate
 
 PER_PLATFORM = 40
 
@@ -22,21 +22,7 @@ async def test_run_supervises_both_platforms_on_one_database(tmp_path: Path) -> 
         FakeDiscord() as dc,
         FakeOpenAIServer(lambda messages: "ok: " + messages[-1]["content"]) as llm,
     ):
-        env = {
-            **clean_env(),
-            "NO_PROXY": "127.0.0.1,localhost",
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_BASE_URL": tg.root,
-            "DISCORD_BOT_TOKEN": DISCORD_TOKEN,
-            "DISCORD_API_BASE_URL": f"http://127.0.0.1:{dc.port}",
-            "DISCORD_GATEWAY_URL": dc.gateway_url,
-            "TERTULIA_DB": str(db),
-            "TERTULIA_BACKEND": "openai",
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "x",
-            "TERTULIA_EDIT_INTERVAL": "0.1",
-            "TERTULIA_LOG_LEVEL": "WARNING",
-        }
+        env = {**run_env(tg, dc, llm, db), "TERTULIA_LOG_LEVEL": "WARNING"}
         proc = await start_cli("run", env, stderr=asyncio.subprocess.PIPE)
         try:
             await tg.wait_for(lambda: tg.calls_of("getUpdates"), timeout=40)
