@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.ports import ChatModel, MemoryStore
-from bot.types import Attachment, IncomingMessage, Persona, User
+from bot.types import Attachment, IncomingMessage, Persona, Redo, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class CommandContext:
     default_persona: str
     registry: Mapping[str, Command]
     is_admin: bool = False
+    conversation_id: int = 0  # the caller's open conversation in this chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Answer:
 
     text: str
     attachment: Attachment | None = None
+    # The exchange to answer again: the engine streams a new answer in place of `text`.
+    redo: Redo | None = None
 
 
 Handler = Callable[[CommandContext], Awaitable[str | Answer]]

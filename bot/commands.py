@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bot import memory_commands
+from bot import feedback_commands, memory_commands
 from bot.command_base import Answer, Command, CommandArg, CommandContext, d
 from bot.i18n import LANGS, t
 from bot.types import CommandCall
@@ -110,6 +110,7 @@ REGISTRY: dict[str, Command] = {
         ),
         Command("model", d("Show the active model", "Muestra el modelo activo"), _model),
         *memory_commands.COMMANDS,
+        *feedback_commands.COMMANDS,
         Command(
             "lang",
             d("Show or change my language", "Muestra o cambia mi idioma"),

@@ -11,6 +11,7 @@ from contextlib import aclosing, asynccontextmanager
 
 from bot import context
 from bot.commands import REGISTRY, Answer, Command, CommandContext
+from bot.feedback_commands import clean_reason, feedback_text
 from bot.i18n import media_name, normalize_lang, t
 from bot.indexing import Indexer
 from bot.learning import Learner
@@ -32,7 +33,9 @@ from bot.types import (
     MediaKind,
     Outcome,
     Persona,
+    Rated,
     Recalled,
+    Redo,
     RemoteImage,
     ReplyEvent,
     Turn,
@@ -139,7 +142,28 @@ class Engine:
 
     async def undelivered(self, ref: TurnRef) -> None:
         """The platform never accepted this reply: it must never count as said."""
-        await self.store.settle(ref, Outcome.UNDELIVERED)
+        if ref.replaces is not None:
+            # A regenerated answer nobody saw: the answer it replaced stands again.
+            await self.store.unsupersede(ref, Outcome.UNDELIVERED)
+        else:
+            await self.store.settle(ref, Outcome.UNDELIVERED)
+
+    async def rate(
+        self, msg: IncomingMessage, reply_id: int | None, rating: int | None, reason: str = ""
+    ) -> tuple[Rated, str]:
+        """A button's rating of an answer (the newest in the chat when `reply_id` is None),
+        and what to tell the person who pressed it, in their language."""
+        user = await self.store.find_user(msg.key.platform, msg.key.user_id)
+        lang = self._lang(msg, user.lang if user else None)
+        if user is None:  # never talked to the bot: nothing here is theirs
+            return Rated.NOT_YOURS, feedback_text(Rated.NOT_YOURS, rating, lang)
+        if reply_id is None:
+            reply_id = await self.store.latest_reply(user.ids, msg.key.chat_id)
+            if reply_id is None:
+                return Rated.GONE, t("rate_nothing", lang)
+        why = clean_reason(reason)
+        rated = await self.store.rate(user.ids, reply_id, rating, why)
+        return rated, feedback_text(rated, rating, lang, reason=why is not None)
 
     async def delivered(self, ref: TurnRef) -> None:
         """The person saw this reply in full: what they said may now be remembered."""
@@ -208,6 +232,13 @@ class Engine:
         lang = self._lang(msg, ingested.user.lang)
         if call is not None:
             answer = await self._run_command(msg, ingested, lang, call.name, call.args)
+            if answer.redo is not None:
+                # /retry (or ↻): a new answer to an earlier turn, through the usual path.
+                redo = answer.redo
+                async with aclosing(self._generate(msg, ingested, redo.text, lang, redo)) as again:
+                    async for event in again:
+                        yield event
+                return
             yield answer.text
             yield Done(ingested.ref, Outcome.OK, attachment=answer.attachment)
         elif kind is TurnKind.REJECTED:
@@ -257,14 +288,25 @@ class Engine:
             default_persona=self.default_persona,
             registry=self.registry,
             is_admin=admin,
+            conversation_id=ingested.ref.conversation_id,
         )
         answer = await (cmd.in_public if public and cmd.in_public else cmd.handler)(ctx)
         return answer if isinstance(answer, Answer) else Answer(answer)
 
     async def _generate(
-        self, msg: IncomingMessage, ingested: Ingested, text: str, lang: str
+        self,
+        msg: IncomingMessage,
+        ingested: Ingested,
+        text: str,
+        lang: str,
+        redo: Redo | None = None,
     ) -> AsyncGenerator[ReplyEvent, None]:
+        """Ask the model for the answer to `text`: the message just stored, or with `redo`
+        an earlier turn answered again in the context it had (the answer that stood is
+        replaced once the new one is recorded ok)."""
         ref = ingested.ref
+        if redo is not None:
+            ref = TurnRef(ref.user_id, ref.conversation_id, redo.prompt_id, replaces=redo.kept)
         started = time.monotonic()
         first_token_ms: int | None = None
         parts: list[str] = []
@@ -273,11 +315,12 @@ class Engine:
         outcome, notice, asked = Outcome.INTERRUPTED, "", False
         try:
             yield Accepted(ref)
-            images = await _fetch(msg.images)
+            images = await _fetch(msg.images) if redo is None else ()
             if images is None:
                 outcome, notice = Outcome.FAILED, t("image_unreadable", lang)
             else:
-                system, turns = await self._context(msg, ingested, images, lang)
+                before = redo.prompt_id if redo is not None else None
+                system, turns = await self._context(msg, ingested, text, images, lang, before)
                 asked = True
                 try:
                     async with aclosing(self.model.stream(system, turns)) as stream:
@@ -311,7 +354,8 @@ class Engine:
             # chat exchange is ever fed back to the model as context.
             if asked:
                 reply = "".join(parts)
-                ref = await self.store.complete(
+                record = self.store.complete if ref.replaces is None else self.store.complete_again
+                ref = await record(
                     ref,
                     reply=reply,
                     outcome=outcome,
@@ -319,15 +363,21 @@ class Engine:
                     first_token_ms=first_token_ms,
                     latency_ms=int((time.monotonic() - started) * 1000),
                 )
-            else:
+            elif redo is None:  # an earlier exchange asked again keeps what it had
                 await self.store.settle(ref, outcome)
         yield Done(ref, outcome, notice)
 
     async def _context(
-        self, msg: IncomingMessage, ingested: Ingested, images: tuple[Image, ...], lang: str
+        self,
+        msg: IncomingMessage,
+        ingested: Ingested,
+        text: str,
+        images: tuple[Image, ...],
+        lang: str,
+        before: int | None = None,
     ) -> tuple[str, list[Turn]]:
-        """The system prompt and the newest turns that fit the budget, this message last."""
-        text = msg.text.strip()
+        """The system prompt and the newest turns that fit the budget, `text` last (the turns
+        before message `before` only, when an earlier turn is answered again)."""
         user = ingested.user
         persona = self.personas.get(user.persona or "") or self.personas[self.default_persona]
         system = context.system_prompt(persona.prompt, lang)
@@ -344,7 +394,7 @@ class Engine:
             meaning = asyncio.ensure_future(self._meaning(text))
         after = ingested.summary.through if ingested.summary else 0
         try:
-            stored = await self.store.window(user.id, conversation, after=after)
+            stored = await self.store.window(user.id, conversation, after=after, before=before)
         finally:
             vector = await meaning if meaning is not None else None
         found: list[Recalled] = []

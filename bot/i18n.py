@@ -234,6 +234,65 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "El modelo devolvió una respuesta vacía. Vuelve a intentarlo.",
     },
     "export_written": {"en": "Your data is in {path}", "es": "Tus datos están en {path}"},
+    # -- feedback, regenerate, consent ------------------------------------------------
+    "rated_up": {"en": "Thanks for the 👍", "es": "Gracias por el 👍"},
+    "rated_down": {
+        "en": "Noted 👎. If you like, tell me why: /bad and a few words.",
+        "es": "Anotado 👎. Si quieres, dime por qué: /bad y unas palabras.",
+    },
+    "rated_down_reason": {
+        "en": "Noted 👎, with your reason. Thank you.",
+        "es": "Anotado 👎, con tu motivo. Gracias.",
+    },
+    "rating_cleared": {"en": "Rating removed.", "es": "Valoración quitada."},
+    "rate_not_yours": {
+        "en": "Only the person who asked can rate or regenerate this answer.",
+        "es": "Solo quien preguntó puede valorar o regenerar esta respuesta.",
+    },
+    "rate_gone": {
+        "en": "That answer no longer exists: it was erased, or never finished.",
+        "es": "Esa respuesta ya no existe: se borró o no llegó a terminarse.",
+    },
+    "rate_nothing": {
+        "en": "There is no answer of mine here to rate yet.",
+        "es": "Aún no hay aquí ninguna respuesta mía que valorar.",
+    },
+    "retry_not_latest": {
+        "en": "Only my newest answer in this conversation can be regenerated: ask again instead.",
+        "es": "Solo puedo regenerar mi última respuesta de esta conversación: vuelve a "
+        "preguntármelo.",
+    },
+    "retry_nothing": {
+        "en": "There is nothing of ours to regenerate here yet.",
+        "es": "Aún no hay aquí nada nuestro que regenerar.",
+    },
+    "retry_image": {
+        "en": "I can't regenerate an answer about an image (I don't keep images): send it again.",
+        "es": "No puedo regenerar una respuesta sobre una imagen (no guardo las imágenes): "
+        "envíala de nuevo.",
+    },
+    "reason_title": {"en": "What was wrong?", "es": "¿Qué falló?"},
+    "reason_label": {"en": "Reason (optional)", "es": "Motivo (opcional)"},
+    "consent_on": {
+        "en": "Thank you: your conversations with me may now be used, cleaned of e-mails, "
+        "phone numbers and keys, to improve the model. /consent off stops it at any time; "
+        "/forget erases everything.",
+        "es": "Gracias: tus conversaciones conmigo podrán usarse, limpias de correos, "
+        "teléfonos y claves, para mejorar el modelo. /consent off lo detiene cuando "
+        "quieras; /forget lo borra todo.",
+    },
+    "consent_off": {
+        "en": "Your conversations will not be used to improve the model.",
+        "es": "Tus conversaciones no se usarán para mejorar el modelo.",
+    },
+    "consent_status": {
+        "en": "Using your conversations to improve the model: {state}. Change it with "
+        "/consent on or /consent off (off unless you say so).",
+        "es": "Uso de tus conversaciones para mejorar el modelo: {state}. Cámbialo con "
+        "/consent on o /consent off (desactivado salvo que lo digas).",
+    },
+    "consent_state_on": {"en": "on", "es": "activado"},
+    "consent_state_off": {"en": "off", "es": "desactivado"},
 }
 
 # What the user sent that the bot can't read, as a noun phrase for "I can't read {kind}".

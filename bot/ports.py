@@ -11,7 +11,9 @@ from bot.types import (
     Ingested,
     LinkOutcome,
     Outcome,
+    Rated,
     Recalled,
+    Redo,
     StoredTurn,
     Summary,
     Turn,
@@ -103,9 +105,16 @@ class MemoryStore(Protocol):
         ...
 
     async def window(
-        self, user_id: int, conversation_id: int, *, after: int = 0, max_turns: int = 200
+        self,
+        user_id: int,
+        conversation_id: int,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        max_turns: int = 200,
     ) -> list[StoredTurn]:
-        """The newest `ok` chat turns of one conversation after message `after`, newest first."""
+        """The newest `ok` chat turns of one conversation after message `after` (and before
+        `before`, when given), newest first."""
         ...
 
     async def recall(
@@ -243,6 +252,51 @@ class MemoryStore(Protocol):
     async def settle(self, ref: TurnRef, outcome: Outcome) -> None:
         """Change an exchange's outcome (both turns), e.g. to undelivered."""
         ...
+
+    # -- feedback: ratings, regenerated answers, consent to tuning --------------------
+
+    async def rate(
+        self, user_ids: Sequence[int], reply_id: int, rating: int | None, reason: str | None = None
+    ) -> Rated:
+        """Rate one of the person's answers: 1, -1, or None to take it back. A thumbs down
+        keeps its earlier reason unless `reason` is given."""
+        ...
+
+    async def rating(self, reply_id: int) -> int | None:
+        """The rating an answer has now."""
+        ...
+
+    async def latest_reply(self, user_ids: Sequence[int], chat_id: str) -> int | None:
+        """The person's newest ok answer in this chat, if any."""
+        ...
+
+    async def redo(
+        self, user_ids: Sequence[int], conversation_id: int, reply_id: int | None
+    ) -> tuple[Rated, Redo | None]:
+        """The exchange to regenerate: the newest of the conversation (`reply_id` must be
+        its answer when given)."""
+        ...
+
+    async def complete_again(
+        self,
+        ref: TurnRef,
+        *,
+        reply: str,
+        outcome: Outcome,
+        tokens: int,
+        first_token_ms: int | None,
+        latency_ms: int,
+    ) -> TurnRef:
+        """Record a regenerated answer; if it is ok, `ref.replaces` becomes superseded."""
+        ...
+
+    async def unsupersede(self, ref: TurnRef, outcome: Outcome) -> None:
+        """A regenerated answer was never seen: settle it, and the one it replaced counts."""
+        ...
+
+    async def set_consent(self, user_id: int, consent: bool) -> None: ...
+
+    async def consent(self, user_id: int) -> bool: ...
 
     async def new_conversation(self, user_id: int, chat_id: str) -> int:
         """Close the active conversation in this chat (it is kept) and open a new one."""

@@ -30,6 +30,15 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"  # replaced by a regenerated answer
 
 
+class Rated(StrEnum):
+    """What became of a person's rating of a reply, or of their request to regenerate it."""
+
+    OK = "ok"
+    NOT_YOURS = "not_yours"  # someone else's reply: only the person who asked may rate it
+    GONE = "gone"  # erased, or never a finished answer of the model's
+    NOT_LATEST = "not_latest"  # regenerate: only the newest answer of the open conversation
+
+
 class LinkOutcome(StrEnum):
     """What became of a /link code someone sent."""
 
@@ -165,6 +174,19 @@ class TurnRef:
     conversation_id: int
     prompt_id: int
     reply_id: int | None = None
+    # A regenerated answer: the reply it replaces (kept, marked superseded; it stands
+    # again if the new one fails or never reaches the person).
+    replaces: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Redo:
+    """The exchange a regenerated answer redoes: its user turn, and the answer that stands."""
+
+    prompt_id: int
+    text: str
+    images: int  # images are not kept: an answer about one cannot be asked for again
+    kept: int | None  # the answer to replace, None when the exchange has none that counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage.sqlite.export import ExportQueries
+from storage.sqlite.feedback import FeedbackQueries
 from storage.sqlite.memory import MemoryQueries
 from storage.sqlite.recall import RecallQueries
 from storage.sqlite.reports import ReportQueries, StoredMessage
@@ -13,13 +14,20 @@ __all__ = ["SqliteStore", "StoredMessage"]
 
 
 class SqliteStore(
-    TurnQueries, RecallQueries, MemoryQueries, UserQueries, ExportQueries, ReportQueries
+    TurnQueries,
+    RecallQueries,
+    MemoryQueries,
+    UserQueries,
+    ExportQueries,
+    ReportQueries,
+    FeedbackQueries,
 ):
     """Per-person memory in one SQLite file shared by every platform process.
 
     `SqliteStore(path, *, busy_timeout_ms=10_000, checkpoint_every=0.5)`; open it once
     (`async with store:`). The queries live by responsibility in turns, recall, memory
-    (facts, summaries), users (choices, links, erasure), export and reports; the
+    (facts, summaries), users (choices, links, erasure), export, reports and feedback
+    (ratings, regenerated answers, consent); the
     connection and its helpers in connection.
     """
 

@@ -272,6 +272,23 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             SELECT 1, coalesce(max(id), 0) FROM messages;
         """,
     ),
+    (
+        "010_feedback_and_consent",
+        """
+        -- A person's rating of a model's reply (1 = thumbs up, -1 = down), changeable, with
+        -- an optional short reason for a thumbs down. On the reply's own row: erasing the
+        -- person erases their ratings with it.
+        ALTER TABLE messages ADD COLUMN rating INTEGER CHECK (rating IN (-1, 1));
+        ALTER TABLE messages ADD COLUMN rating_reason TEXT;
+        ALTER TABLE messages ADD COLUMN rated_at REAL;
+        -- Consent to use the person's conversations for tuning (/consent): off until they
+        -- say so. Kept on the person's root row, like lang and persona, so linked
+        -- identities share it.
+        ALTER TABLE users ADD COLUMN tuning_consent INTEGER NOT NULL DEFAULT 0
+            CHECK (tuning_consent IN (0, 1));
+        ALTER TABLE users ADD COLUMN consent_at REAL;
+        """,
+    ),
 )
 
 

@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 WINDOW_SQL = (
     "SELECT role, text, tokens, id FROM messages"
     " WHERE user_id = ? AND conversation_id = ? AND kind = 'chat' AND outcome = 'ok'"
-    " AND id > ? ORDER BY id DESC LIMIT ?"
+    " AND id > ? AND id < ? ORDER BY id DESC LIMIT ?"
 )
 
 MAX_FACTS = 200  # the most a context could ever show
+_LAST_ID = 2**63 - 1  # SQLite's largest rowid: a window with no upper bound
 
 # Who is talking, the choices of the person they are (shared by linked identities), every
 # identity of that person, and their open conversation in this chat with its summary.
@@ -129,11 +130,18 @@ class TurnQueries(Database):
         return Ingested(user, ref, summary, facts, earlier=others > 0)
 
     async def window(
-        self, user_id: int, conversation_id: int, *, after: int = 0, max_turns: int = 200
+        self,
+        user_id: int,
+        conversation_id: int,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        max_turns: int = 200,
     ) -> list[StoredTurn]:
-        """The newest `ok` chat turns of one conversation after message `after`, newest
-        first (an indexed read)."""
-        rows = await self._read(WINDOW_SQL, (user_id, conversation_id, after, max_turns))
+        """The newest `ok` chat turns of one conversation after message `after` (and before
+        `before`: the context a regenerated answer had), newest first (an indexed read)."""
+        until = _LAST_ID if before is None else before
+        rows = await self._read(WINDOW_SQL, (user_id, conversation_id, after, until, max_turns))
         return [StoredTurn(role, text, tokens, id_) for role, text, tokens, id_ in rows]
 
     async def complete(

@@ -12,9 +12,9 @@ from storage.sqlite.connection import Database, index_batch
 log = logging.getLogger(__name__)
 
 # The person an identity belongs to: its own id, or the identity it was linked to.
-_PERSON = "(SELECT coalesce(person_id, id) FROM users WHERE id = ?)"
+PERSON = "(SELECT coalesce(person_id, id) FROM users WHERE id = ?)"
 # Every identity of the person that identity ? belongs to.
-IDENTITIES_SQL = f"SELECT id FROM users WHERE id = {_PERSON} OR person_id = {_PERSON}"
+IDENTITIES_SQL = f"SELECT id FROM users WHERE id = {PERSON} OR person_id = {PERSON}"
 # Every identity of the person joined as `p` (users p ON p.id = coalesce(u.person_id, u.id)).
 PERSON_IDS = "(SELECT i.id FROM users i WHERE i.id = p.id OR i.person_id = p.id)"
 # The same, as one text ("3,17"), for a query that reads the person in one row.
@@ -49,11 +49,11 @@ class UserQueries(Database):
 
     async def set_lang(self, user_id: int, lang: str | None) -> None:
         # The choice is the person's: it goes where every linked identity reads it.
-        await self._statement(f"UPDATE users SET lang = ? WHERE id = {_PERSON}", (lang, user_id))
+        await self._statement(f"UPDATE users SET lang = ? WHERE id = {PERSON}", (lang, user_id))
 
     async def set_persona(self, user_id: int, persona: str) -> None:
         await self._statement(
-            f"UPDATE users SET persona = ? WHERE id = {_PERSON}", (persona, user_id)
+            f"UPDATE users SET persona = ? WHERE id = {PERSON}", (persona, user_id)
         )
 
     async def new_conversation(self, user_id: int, chat_id: str) -> int:
@@ -137,7 +137,7 @@ class UserQueries(Database):
             if not others:
                 return False
             ((root, lang, persona),) = await self._all(
-                f"SELECT id, lang, persona FROM users WHERE id = {_PERSON}", (user_id,)
+                f"SELECT id, lang, persona FROM users WHERE id = {PERSON}", (user_id,)
             )
             if root == user_id:
                 # The others read their choices from this identity: give them a new root.

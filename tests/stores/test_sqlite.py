@@ -56,7 +56,7 @@ async def test_the_window_reads_the_covering_index_only(sqlite: SqliteStore) -> 
         ((root,),) = raw.execute(
             "SELECT rootpage FROM sqlite_master WHERE name = 'messages_window'"
         )
-        ops = raw.execute("EXPLAIN " + WINDOW_SQL, (1, 1, 0, 10)).fetchall()
+        ops = raw.execute("EXPLAIN " + WINDOW_SQL, (1, 1, 0, 2**63 - 1, 10)).fetchall()
     index_cursors = {op[2] for op in ops if op[1] == "OpenRead" and op[3] == root}
     columns = [op[2] for op in ops if op[1] == "Column"]
     assert index_cursors and columns and set(columns) <= index_cursors
