@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
@@ -15,7 +15,7 @@ from tenacity.wait import wait_random_exponential
 
 from adapters.ahead import END, LATER, Ahead
 from bot.split import ReplyPager
-from bot.types import Accepted, Attachment, Done, ReplyEvent
+from bot.types import Accepted, Attachment, Done, Outcome, ReplyEvent
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,26 @@ _TYPING_TASKS: set[asyncio.Task[None]] = set()  # strong references until each c
 
 
 @dataclass(frozen=True, slots=True)
+class Feedback:
+    """The buttons under a finished answer: 👍, 👎 and ↻, for the stored reply `reply_id`.
+
+    `rating` marks the choice already made (1, -1 or None); `reason` offers a way to say
+    why after a 👎 where the platform has one (a Discord form).
+    """
+
+    reply_id: int
+    rating: int | None = None
+    reason: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Body:
-    """A message body: text plus formatting spans where the platform takes them (Telegram)."""
+    """A message body: text plus formatting spans where the platform takes them (Telegram),
+    and the feedback buttons on an answer's last page."""
 
     text: str
     entities: tuple[Mapping[str, Any], ...] = ()
+    buttons: Feedback | None = None
 
 
 class RateLimited(Exception):
@@ -162,8 +177,12 @@ async def deliver(
         if done is not None:
             if done.notice:
                 text += ("\n\n" if text.strip() else "") + done.notice
-            for page in reply.pager.finish(text):
-                await reply.final(page)
+            pages = reply.pager.finish(text)
+            buttons = feedback(done)
+            for n, page in enumerate(pages, 1):
+                await reply.final(page, buttons if n == len(pages) else None)
+            if buttons is not None and not pages:
+                await reply.decorate(buttons)  # every page was final already: add them now
             if done.attachment is not None:
                 await reply.attach(done.attachment)
             reply.result.delivered = True
@@ -184,6 +203,14 @@ async def deliver(
     except Exception as exc:
         log.warning("could not finish the reply: %s", exc)
     return reply.result
+
+
+def feedback(done: Done) -> Feedback | None:
+    """The buttons a finished reply gets: a model's answer that was recorded ok."""
+    ref = done.ref
+    if done.outcome is not Outcome.OK or ref is None or ref.reply_id is None:
+        return None
+    return Feedback(ref.reply_id)
 
 
 def _left(until: float | None, loop: asyncio.AbstractEventLoop) -> float | None:
@@ -208,6 +235,7 @@ class _Reply(Generic[H]):
         self._quiet_until = float("-inf")  # after a 429 on a progress edit
         self._plain = False  # the platform refused this reply's formatting once
         self._deadline: float | None = None
+        self._last: tuple[str, Body | None] | None = None  # the last final page, as shown
 
     async def lay_out(self, text: str) -> str:
         """Deliver the pages `text` has completed; the open page, still growing."""
@@ -234,11 +262,21 @@ class _Reply(Generic[H]):
         except (Rejected, Transient) as exc:
             log.info("progress update skipped: %s", exc)
 
-    async def final(self, page: str) -> None:
-        """Deliver a page's final text, trying until the deadline; then close the page."""
+    async def final(self, page: str, buttons: Feedback | None = None) -> None:
+        """Deliver a page's final text (with the answer's buttons on its last page), trying
+        until the deadline; then close the page."""
         if page.strip():
-            await self._persist(lambda: self._final_put(page), PageGone)
+            await self._persist(lambda: self._final_put(page, buttons), PageGone)
+            self._last = (page, self._shown)
         self._current = self._shown = None
+
+    async def decorate(self, buttons: Feedback) -> None:
+        """Put the buttons on the last page already delivered."""
+        if self._last is None or not self.result.messages:
+            return
+        page, self._shown = self._last
+        self._current = self.result.messages[-1]
+        await self.final(page, buttons)
 
     async def attach(self, file: Attachment) -> None:
         """Deliver the reply's file after its text, as persistently and within the same deadline."""
@@ -265,9 +303,9 @@ class _Reply(Generic[H]):
         assert self._deadline is not None
         return self.policy.clock() + state.upcoming_sleep > self._deadline
 
-    async def _final_put(self, page: str) -> None:
+    async def _final_put(self, page: str, buttons: Feedback | None) -> None:
         try:
-            await self._put(page)
+            await self._put(page, buttons)
         except PageGone:
             log.warning("a page can no longer be edited; sending it as a new message")
             self._current = self._shown = None
@@ -278,12 +316,12 @@ class _Reply(Generic[H]):
             # An edit refused for good may still go through as a new message.
             log.warning("final edit refused; sending the page as a new message")
             self._current = self._shown = None
-            await self._put(page)
+            await self._put(page, buttons)
 
-    async def _put(self, page: str) -> None:
+    async def _put(self, page: str, buttons: Feedback | None = None) -> None:
         """Send or edit the open page's message; refused formatting is retried as plain text."""
-        plain = Body(page)
-        body = plain if self._plain else self.surface.render(page)
+        plain = Body(page, buttons=buttons)
+        body = plain if self._plain else replace(self.surface.render(page), buttons=buttons)
         if body == self._shown:
             return
         try:

@@ -18,6 +18,7 @@ from bot.types import (
     ConversationKey,
     IncomingMessage,
     Outcome,
+    Rated,
     ReplyEvent,
     TurnRef,
 )
@@ -41,6 +42,10 @@ class Conversations(Protocol):
 
     async def language(self, msg: IncomingMessage) -> str: ...
 
+    async def rate(
+        self, msg: IncomingMessage, reply_id: int | None, rating: int | None, reason: str = ""
+    ) -> tuple[Rated, str]: ...
+
 
 class Session:
     """Hands each message to the engine in its line and delivers the reply; drains on stop."""
@@ -61,6 +66,17 @@ class Session:
         self._inflight: set[asyncio.Task[Any]] = set()
         # (platform, chat) -> when it refused the bot: no model call for what was waiting.
         self._gone: dict[tuple[str, str], float] = {}
+
+    async def rate(
+        self, msg: IncomingMessage, reply_id: int, rating: int | None, reason: str = ""
+    ) -> tuple[Rated, str]:
+        """A feedback button pressed on answer `reply_id` (👍 1, 👎 -1): whether it counted,
+        and the short localised line to show the person who pressed it."""
+        try:
+            return await self.engine.rate(msg, reply_id, rating, reason)
+        except Exception:
+            log.exception("could not store a %s rating", msg.key.platform)
+            return Rated.GONE, t("internal_error", await self.engine.language(msg))
 
     @property
     def busy(self) -> int:

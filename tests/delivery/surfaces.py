@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from adapters.delivery import Body, Delivery, Policy, Rejected
+from adapters.delivery import Body, Delivery, Feedback, Policy, Rejected
 from bot.types import Attachment, ReplyEvent
 
 
@@ -43,6 +43,7 @@ class Call:
     message: int | None
     text: str
     at: float
+    buttons: Feedback | None = None
 
 
 # A failure rule: (call kind, predicate on the text) -> the exception to raise, once.
@@ -81,13 +82,13 @@ class RecordingSurface:
         self.typing_done += 1
 
     async def send(self, body: Body) -> int:
-        self._check("send", body.text, formatted=bool(body.entities))
+        self._check("send", body.text, formatted=bool(body.entities), buttons=body.buttons)
         message = len(self.messages) + 1
         self.messages[message] = body.text
         return message
 
     async def edit(self, message: int, body: Body) -> None:
-        self._check("edit", body.text, message, formatted=bool(body.entities))
+        self._check("edit", body.text, message, formatted=bool(body.entities), buttons=body.buttons)
         self.messages[message] = body.text
 
     async def attach(self, file: Attachment) -> None:
@@ -104,9 +105,15 @@ class RecordingSurface:
         return [c for c in self.calls if c.kind != "typing"]
 
     def _check(
-        self, kind: str, text: str, message: int | None = None, *, formatted: bool = False
+        self,
+        kind: str,
+        text: str,
+        message: int | None = None,
+        *,
+        formatted: bool = False,
+        buttons: Feedback | None = None,
     ) -> None:
-        self.calls.append(Call(kind, message, text, self.clock.now))
+        self.calls.append(Call(kind, message, text, self.clock.now, buttons))
         if self.refuse_formatting and formatted:
             raise Rejected("can't parse entities")
         for i, (k, when, exc) in enumerate(self.failures):

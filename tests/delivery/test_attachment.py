@@ -17,7 +17,8 @@ from bot.types import (
 from tests.delivery.surfaces import Clock, RecordingSurface, timed
 from tests.fakes.engine import ScriptedEngine
 
-REF = TurnRef(1, 1, 1, 2)
+# A command's answer: no feedback buttons (test_buttons.py has those).
+REF = TurnRef(1, 1, 1)
 FILE = Attachment("tertulia-export.json", b'{"conversations": []}')
 DONE = Done(REF, Outcome.OK, attachment=FILE)
 
@@ -129,13 +130,14 @@ async def test_a_file_never_goes_without_its_text() -> None:
 
 async def test_a_reply_whose_file_never_arrived_is_recorded_as_never_seen() -> None:
     clock = Clock()
-    engine = ScriptedEngine(["Your data:", DONE])
+    answered = TurnRef(1, 1, 1, 2)  # a stored reply: its outcome is the session's to settle
+    engine = ScriptedEngine(["Your data:", Done(answered, Outcome.OK, attachment=FILE)])
     s = Session(engine, clock.policy(interval=0), grace=5.0, clock=clock)
     surface = RecordingSurface(clock)
     surface.fail("attach", Rejected("Request Entity Too Large"))
     msg = IncomingMessage(ConversationKey("test", "ana", "chat"), "/export", message_id="1")
     result = await s.handle(msg, surface)
     assert result is not None and not result.delivered
-    assert engine.undelivered_refs == [REF] and engine.delivered_refs == []
+    assert engine.undelivered_refs == [answered] and engine.delivered_refs == []
     # The text promised a file: the person is told something went wrong.
     assert list(surface.messages.values()) == ["Your data:", t("internal_error", "en")]

@@ -16,7 +16,8 @@ from adapters.delivery import (
 from bot.types import Accepted, Done, Outcome, ReplyEvent, TurnRef
 from tests.delivery.surfaces import Clock, RecordingSurface, timed
 
-REF = TurnRef(1, 1, 1, 2)
+# A command's answer: no feedback buttons (test_buttons.py has those).
+REF = TurnRef(1, 1, 1)
 DONE = Done(REF, Outcome.OK)
 
 

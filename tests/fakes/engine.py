@@ -8,7 +8,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from bot.commands import REGISTRY, Command
-from bot.i18n import normalize_lang
+from bot.feedback_commands import feedback_text
+from bot.i18n import normalize_lang, t
 from bot.types import (
     Accepted,
     ConversationKey,
@@ -16,6 +17,7 @@ from bot.types import (
     Image,
     IncomingMessage,
     Outcome,
+    Rated,
     RemoteImage,
     ReplyEvent,
     TurnRef,
@@ -49,6 +51,9 @@ class ScriptedEngine:
         self.delivered_refs: list[TurnRef] = []
         self.gate: asyncio.Event | None = None  # when set by a test: wait for it mid-reply
         self.chosen_lang: dict[ConversationKey, str] = {}
+        # Ratings pressed: (who, reply id, rating, reason); each answer's asker by reply id.
+        self.ratings: list[tuple[str, int, int | None, str]] = []
+        self.askers: dict[int, str] = {}
         self._seen: set[tuple[ConversationKey, str]] = set()
         self._ids = itertools.count(1)
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
@@ -82,13 +87,28 @@ class ScriptedEngine:
             yield script[i : i + self.chunk]
             if i == 0 and self.gate is not None:
                 await self.gate.wait()
-        yield Done(TurnRef(1, 1, ref.prompt_id, next(self._ids)), Outcome.OK)
+        reply_id = next(self._ids)
+        self.askers[reply_id] = msg.key.user_id
+        yield Done(TurnRef(1, 1, ref.prompt_id, reply_id), Outcome.OK)
 
     async def undelivered(self, ref: TurnRef) -> None:
         self.undelivered_refs.append(ref)
 
     async def delivered(self, ref: TurnRef) -> None:
         self.delivered_refs.append(ref)
+
+    async def rate(
+        self, msg: IncomingMessage, reply_id: int | None, rating: int | None, reason: str = ""
+    ) -> tuple[Rated, str]:
+        """Like the engine: only the person who asked may rate; the answer line is the catalog's."""
+        lang = await self.language(msg)
+        asker = self.askers.get(reply_id or 0)
+        if asker is None:
+            return Rated.GONE, t("rate_gone", lang)
+        if asker != msg.key.user_id:
+            return Rated.NOT_YOURS, t("rate_not_yours", lang)
+        self.ratings.append((msg.key.user_id, reply_id or 0, rating, reason))
+        return Rated.OK, feedback_text(Rated.OK, rating, lang, reason=bool(reason.strip()))
 
     async def language(self, msg: IncomingMessage) -> str:
         return self.chosen_lang.get(msg.key) or normalize_lang(msg.language) or "en"
