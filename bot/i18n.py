@@ -215,8 +215,10 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "ask_prompt": {"en": "What you want to ask", "es": "Lo que quieres preguntar"},
     "console_banner": {
-        "en": "tertulia · {backend}: {model} · /help for commands, Ctrl-D to quit",
-        "es": "tertulia · {backend}: {model} · /help para ver los comandos, Ctrl-D para salir",
+        "en": "tertulia · {backend}: {model} · /help for commands; /good, /bad or /retry "
+        "rate or redo my last answer; Ctrl-D to quit",
+        "es": "tertulia · {backend}: {model} · /help para ver los comandos; /good, /bad o "
+        "/retry valoran o rehacen mi última respuesta; Ctrl-D para salir",
     },
     "how_to_connect": {
         "en": "No platform configured: chatting here. Set TELEGRAM_BOT_TOKEN and/or "

@@ -12,6 +12,7 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeChat,
+    CallbackQuery,
     Document,
     Message,
     PhotoSize,
@@ -22,6 +23,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -29,10 +31,11 @@ from telegram.ext import (
 )
 
 from adapters import runtime
+from adapters.delivery import Feedback
 from adapters.session import Session
 from adapters.telegram import convert
 from adapters.telegram.http import AiohttpRequest
-from adapters.telegram.surface import TelegramSurface
+from adapters.telegram.surface import TelegramSurface, keyboard, translated
 from bot.commands import Command, parse_command
 from bot.types import (
     CommandCall,
@@ -40,6 +43,7 @@ from bot.types import (
     Image,
     IncomingMessage,
     MediaKind,
+    Rated,
     RemoteImage,
 )
 from config.settings import Settings
@@ -98,6 +102,49 @@ class TelegramAdapter:
         command = parse_command(text) if message.text else None
         await self._answer(message, bot, text, command)
 
+    async def on_feedback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """👍, 👎 or ↻ pressed under an answer: the query is answered at once, every time."""
+        query = update.callback_query
+        if query is None:
+            return
+        found = convert.feedback_action(query.data or "")
+        message = query.message
+        if found is None or not isinstance(message, Message) or query.from_user.is_bot:
+            await _answer_query(query)  # an old or foreign button: just stop its spinner
+            return
+        action, reply_id = found
+        direct = message.chat.type == ChatType.PRIVATE
+        topic = message.message_thread_id if message.is_topic_message else None
+        user = query.from_user
+        person = IncomingMessage(
+            key=ConversationKey(
+                convert.PLATFORM, str(user.id), convert.chat_key(message.chat.id, topic)
+            ),
+            display_name=user.full_name,
+            language=user.language_code,
+            message_id=f"callback:{query.id}",  # a press delivered twice is answered once
+            is_direct=direct,
+            command=CommandCall("retry", str(reply_id)) if action == "redo" else None,
+        )
+        if action == "redo":
+            await _answer_query(query)
+            # The new answer streams into a new message, quoting the one it replaces.
+            surface = TelegramSurface(
+                context.bot, message.chat.id, topic, None if direct else message.id, direct=direct
+            )
+            await self.session.handle(person, surface)
+            return
+        rating = 1 if action == "up" else -1
+        rated, line = await self.session.rate(person, reply_id, rating)
+        await _answer_query(query, line)
+        if rated is Rated.OK:
+            try:  # show the choice; the rating is stored whatever becomes of this
+                await translated(
+                    query.edit_message_reply_markup(keyboard(Feedback(reply_id, rating)))
+                )
+            except Exception as exc:
+                log.info("could not mark the rating on the keyboard: %s", exc)
+
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Never the message text: only what failed and where.
         uid = update.update_id if isinstance(update, Update) else None
@@ -143,6 +190,13 @@ def incoming(
         unsupported=unsupported,
         command=command,
     )
+
+
+async def _answer_query(query: CallbackQuery, text: str | None = None) -> None:
+    try:
+        await query.answer(text)
+    except TelegramError as exc:  # too old (over ~15 s), or already answered
+        log.info("could not answer a button press: %s", exc)
 
 
 def _from_person(message: Message) -> bool:
@@ -211,6 +265,7 @@ def build_application(
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL, adapter.on_message)
     )
+    app.add_handler(CallbackQueryHandler(adapter.on_feedback))
     app.add_error_handler(adapter.on_error)
     return app
 
@@ -244,7 +299,7 @@ async def serve(
             await app.updater.start_webhook(**convert.webhook_options(settings))
             log.info("telegram webhook listening on port %s", settings.telegram_webhook_port)
         else:
-            await app.updater.start_polling(allowed_updates=["message"])
+            await app.updater.start_polling(allowed_updates=list(convert.UPDATES))
             log.info("telegram long polling started")
         await app.start()
         if ready is not None:

@@ -15,6 +15,10 @@ from bot.types import MediaKind
 from config.settings import Settings
 
 PLATFORM = "telegram"
+# Updates the bot asks for: messages, and presses of the buttons under its answers.
+UPDATES = ("message", "callback_query")
+# The feedback buttons' actions, in callback data "fb:<action>:<reply id>" (at most 64 bytes).
+ACTIONS = ("up", "down", "redo")
 # Checked in this order: an animation also carries a document, a venue a location.
 MEDIA_KINDS = (
     "sticker",
@@ -127,5 +131,13 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
         "url_path": urlparse(settings.telegram_webhook_url).path.strip("/"),
         "webhook_url": settings.telegram_webhook_url,
         "secret_token": secret,  # updates without it are refused with 403
-        "allowed_updates": ["message"],
+        "allowed_updates": list(UPDATES),
     }
+
+
+def feedback_action(data: str) -> tuple[str, int] | None:
+    """A feedback button's callback data ("fb:up:42") as (action, reply id); None if foreign."""
+    parts = data.split(":")
+    if len(parts) != 3 or parts[0] != "fb" or parts[1] not in ACTIONS or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])

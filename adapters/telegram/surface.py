@@ -6,7 +6,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram import Bot, InputFile, LinkPreviewOptions, MessageEntity, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    MessageEntity,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
@@ -21,6 +29,7 @@ from adapters.delivery import (
     Body,
     ChatGone,
     Delivery,
+    Feedback,
     PageGone,
     RateLimited,
     Rejected,
@@ -87,6 +96,7 @@ class TelegramSurface:
                 message_thread_id=self.thread_id,
                 reply_parameters=self.reply,
                 link_preview_options=_NO_PREVIEW,
+                reply_markup=keyboard(body.buttons),
             )
         )
         return sent.message_id
@@ -100,6 +110,7 @@ class TelegramSurface:
                     message_id=message,
                     entities=self._entities(body),
                     link_preview_options=_NO_PREVIEW,
+                    reply_markup=keyboard(body.buttons),
                 )
             )
         except Rejected as exc:
@@ -138,6 +149,25 @@ class TelegramSurface:
     def _entities(self, body: Body) -> list[MessageEntity] | None:
         entities = [MessageEntity.de_json(dict(e), self.bot) for e in body.entities]
         return [e for e in entities if e is not None] or None
+
+
+def keyboard(buttons: Feedback | None) -> InlineKeyboardMarkup | None:
+    """👍 👎 ↻ under an answer, the rating already given marked with a tick."""
+    if buttons is None:
+        return None
+    marks = {1: "up", -1: "down"}
+    chosen = marks.get(buttons.rating or 0)
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    label + (" ✓" if action == chosen else ""),
+                    callback_data=f"fb:{action}:{buttons.reply_id}",
+                )
+                for action, label in zip(convert.ACTIONS, ("👍", "👎", "↻"), strict=True)
+            ]
+        ]
+    )
 
 
 async def translated(call: Awaitable[T]) -> T:

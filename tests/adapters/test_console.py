@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 import stat
 from asyncio.subprocess import PIPE
 from pathlib import Path
@@ -15,11 +16,15 @@ import pytest
 
 from adapters.console import ConsoleSurface, chat, safe_name
 from adapters.delivery import Delivery, Policy, deliver
+from adapters.runtime import personas
 from adapters.session import Session
+from bot.engine import Engine
 from bot.i18n import t
 from bot.types import Attachment, Done, IncomingMessage, Outcome, ReplyEvent, TurnRef
+from storage.sqlite import SqliteStore
 from tests.delivery.surfaces import Clock, timed
 from tests.fakes.engine import ScriptedEngine
+from tests.fakes.model import FakeModel
 from tests.processes import clean_env, start_cli
 
 REF = TurnRef(1, 1, 1, 2)
@@ -150,3 +155,26 @@ async def test_the_terminal_chat_exports_next_to_the_database(tmp_path: Path) ->
     assert path.parent.samefile(db.parent)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_bytes())  # the engine's export, whole
+
+
+async def test_good_bad_and_retry_rate_and_redo_the_last_answer_in_the_terminal(
+    tmp_path: Path,
+) -> None:
+    model = FakeModel()
+    model.queue += ["Primera.", "Segunda."]
+    db = tmp_path / "tertulia.db"
+    async with SqliteStore(db) as store:
+        engine = Engine(store, model, personas=personas())
+        lines = "hola\n/bad muy corta\n/retry\n/good\n"
+        stdout = io.StringIO()
+        await chat(Session(engine, Policy(interval=0)), tmp_path, io.StringIO(lines), stdout)
+    said = stdout.getvalue()
+    assert said == "\n".join(
+        ["Primera.", t("rated_down_reason", "en"), "Segunda.", t("rated_up", "en"), ""]
+    )
+    with sqlite3.connect(db) as raw:
+        stored = raw.execute(
+            "SELECT text, outcome, rating, rating_reason FROM messages"
+            " WHERE role = 'assistant' ORDER BY id"
+        ).fetchall()
+    assert stored == [("Primera.", "superseded", -1, "muy corta"), ("Segunda.", "ok", 1, None)]

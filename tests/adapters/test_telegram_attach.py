@@ -36,7 +36,8 @@ async def test_the_file_arrives_after_the_text_with_its_exact_bytes(start_bot: S
     assert doc.mime_type == "application/json"
     assert (doc.thread_id, doc.reply_to) == (None, None)  # a private chat: no quoting
     assert bot.api.texts(ANA) == ["Here is everything I keep about you."]
-    assert call_order(bot, ANA) == ["sendMessage", "sendDocument"]
+    # The final edit puts the answer's buttons on it (a stored reply), then the file.
+    assert call_order(bot, ANA) == ["sendMessage", "editMessageText", "sendDocument"]
     assert bot.engine.undelivered_refs == []
 
 

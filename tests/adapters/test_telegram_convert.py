@@ -128,6 +128,6 @@ def test_webhook_options_with_and_without_a_secret() -> None:
     options = webhook_options(settings(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="s3cret"))
     assert (options["url_path"], options["webhook_url"]) == ("tg/hook", url)
     assert options["secret_token"] == "s3cret"
-    assert options["allowed_updates"] == ["message"]
+    assert options["allowed_updates"] == ["message", "callback_query"]  # texts and buttons
     made_up = webhook_options(settings(TELEGRAM_WEBHOOK_URL=url))
     assert len(made_up["secret_token"]) >= 32  # never a webhook anyone can post to

@@ -198,7 +198,7 @@ async def test_webhook_rejects_a_wrong_secret_and_answers_the_right_one(
     )
     assert bot.api.webhook is not None
     assert bot.api.webhook["secret_token"] == "right-secret"
-    assert bot.api.webhook["allowed_updates"] == ["message"]
+    assert bot.api.webhook["allowed_updates"] == ["message", "callback_query"]
     assert bot.api.calls_of("getUpdates") == []
     message = bot.api.make_message(ANA, ANA, text="via webhook")
     assert await bot.api.post_to_webhook({"message": message}, secret="wrong") == 403

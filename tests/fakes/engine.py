@@ -87,6 +87,11 @@ class ScriptedEngine:
             yield script[i : i + self.chunk]
             if i == 0 and self.gate is not None:
                 await self.gate.wait()
+        if msg.command is not None and msg.command.name != "retry":
+            # Like the engine: a command's answer is not a stored reply (nothing to rate);
+            # /retry (↻) is a new answer of the model's.
+            yield Done(ref, Outcome.OK)
+            return
         reply_id = next(self._ids)
         self.askers[reply_id] = msg.key.user_id
         yield Done(TurnRef(1, 1, ref.prompt_id, reply_id), Outcome.OK)

@@ -12,13 +12,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.telegram_callbacks import CallbackMethods
 from tests.fakes.telegram_methods import (
     TEXT_LIMIT,
     ApiError,
     BotMessage,
     Failure,
     SentDocument,
-    TelegramState,
     Upload,
     utf16_len,
 )
@@ -37,7 +37,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class FakeTelegramAPI(TelegramState):
+class FakeTelegramAPI(CallbackMethods):
     """Answers the Bot API methods the adapter uses and records what the bot did.
 
     Tests push updates (`push_text`, `push_photo`, `push_media`, `push_message`) that the
@@ -250,13 +250,6 @@ class FakeTelegramAPI(TelegramState):
             msg["reply_to_message"] = self._message_dict(chat_id, reply_to)
         self._user_msgs[(chat_id, msg["message_id"])] = msg
         return msg
-
-    def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Queue a raw update (a fresh update_id is set), e.g. to redeliver a message."""
-        update = {**update, "update_id": next(self._update_ids)}
-        self._updates.append(update)
-        self._notify()
-        return update
 
     def add_file(self, data: bytes, path: str) -> str:
         file_id = f"file{len(self.files) + 1}"

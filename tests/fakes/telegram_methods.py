@@ -40,6 +40,28 @@ _ENTITY_TYPES = frozenset(
 )
 
 
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+
+
+def check_keyboard(markup: Any) -> dict[str, Any] | None:
+    """An inline keyboard as the Bot API checks it: rows of buttons with 1-64 bytes of data."""
+    if markup is None:
+        return None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    for button in (b for row in rows for b in row):
+        if not button.get("text"):
+            raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        data = button.get("callback_data")
+        if data is not None and not 1 <= len(str(data).encode()) <= 64:
+            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return dict(markup)
+
+
 def utf16_len(text: str) -> int:
     """Length of `text` as Telegram measures it."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
@@ -72,6 +94,7 @@ class BotMessage:
     entities: list[dict[str, Any]]
     thread_id: int | None = None
     reply_to: int | None = None
+    reply_markup: dict[str, Any] | None = None  # its inline keyboard, if it has one
     history: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # time.monotonic() of each version
 
@@ -146,6 +169,13 @@ class TelegramState:
         self._failures: list[Failure] = []
         self._holds: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Condition()
+
+    def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue a raw update (a fresh update_id is set), e.g. to redeliver a message."""
+        update = {**update, "update_id": next(self._update_ids)}
+        self._updates.append(update)
+        self._notify()
+        return update
 
     def bot_messages(self, chat_id: int) -> list[BotMessage]:
         return self.messages.get(chat_id, [])
@@ -233,6 +263,7 @@ class TelegramState:
             entities,
             thread_id=p.get("message_thread_id"),
             reply_to=reply.get("message_id"),
+            reply_markup=check_keyboard(p.get("reply_markup")),
         )
         msg.history.append((text, entities))
         msg.times.append(time.monotonic())
@@ -284,13 +315,11 @@ class TelegramState:
             raise ApiError(400, "Bad Request: message to edit not found")
         msg = found[0]
         self._check_text(text, entities, p.get("parse_mode"))
-        if (text, entities) == (msg.text, msg.entities):
-            raise ApiError(
-                400,
-                "Bad Request: message is not modified: specified new message "
-                "content and reply markup are exactly the same",
-            )
-        msg.text, msg.entities = text, entities
+        # Like Telegram: an edit without reply_markup takes the keyboard away.
+        markup = check_keyboard(p.get("reply_markup"))
+        if (text, entities, markup) == (msg.text, msg.entities, msg.reply_markup):
+            raise ApiError(400, NOT_MODIFIED)
+        msg.text, msg.entities, msg.reply_markup = text, entities, markup
         msg.history.append((text, entities))
         msg.times.append(time.monotonic())
         if self.on_message:
@@ -339,6 +368,8 @@ class TelegramState:
                 }
                 if m.entities:
                     out["entities"] = m.entities
+                if m.reply_markup:
+                    out["reply_markup"] = m.reply_markup
                 if m.thread_id is not None:
                     out["message_thread_id"] = m.thread_id
                     out["is_topic_message"] = True
