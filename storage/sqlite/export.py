@@ -38,9 +38,15 @@ class ExportQueries(Database):
                 tuple(ids),
             )
             messages = await read(
-                "SELECT conversation_id, role, text, kind, outcome, created_at, images"
+                "SELECT conversation_id, role, text, kind, outcome, created_at, images,"
+                " rating, rating_reason"
                 f" FROM messages WHERE user_id IN ({marks}) ORDER BY id",
                 tuple(ids),
+            )
+            consent = await read(
+                "SELECT tuning_consent, consent_at FROM users"
+                " WHERE id = (SELECT coalesce(person_id, id) FROM users WHERE id = ?)",
+                (user_id,),
             )
             facts = await read(
                 "SELECT id, user_id, chat_id, text, source, created_at, valid_until,"
@@ -52,20 +58,27 @@ class ExportQueries(Database):
             await conn.close()
         platform = {row[0]: row[1] for row in people}
         by_conversation: dict[int, list[dict[str, Any]]] = {}
-        for conv, role, text, kind, outcome, at, images in messages:
-            by_conversation.setdefault(conv, []).append(
-                {
-                    "role": role,
-                    "text": text,
-                    "kind": kind,
-                    "outcome": outcome,
-                    "at": _iso(at),
-                    "images": images,
-                }
-            )
+        for conv, role, text, kind, outcome, at, images, rating, reason in messages:
+            turn = {
+                "role": role,
+                "text": text,
+                "kind": kind,
+                "outcome": outcome,
+                "at": _iso(at),
+                "images": images,
+            }
+            if rating is not None:  # the person's 👍 (1) or 👎 (-1) of this answer
+                turn |= {"rating": rating, "rating_reason": reason}
+            by_conversation.setdefault(conv, []).append(turn)
+        agreed, agreed_at = consent[0] if consent else (0, None)
         return {
             "format": FORMAT,
             "exported_at": _iso(time.time()),
+            # Whether the person's conversations may go into tuning datasets (/consent).
+            "tuning_consent": {
+                "given": bool(agreed),
+                "changed": _iso(agreed_at) if agreed_at is not None else None,
+            },
             "identities": [
                 {
                     "platform": p,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,20 @@ async def test_the_refs_of_a_regenerated_answer_are_scoped_to_their_person(
     )
     assert got == forged
     assert rows(db_path, "SELECT count(*) FROM messages WHERE text = 'robado'") == [(0,)]
+
+
+async def test_export_carries_ratings_reasons_and_consent(make_engine: MakeEngine) -> None:
+    engine = make_engine(FakeModel("Madrid."))
+    done = await ask(engine, "¿Capital?")
+    assert done.ref is not None and done.ref.reply_id is not None
+    await engine.rate(msg(), done.ref.reply_id, -1, "incompleta")
+    await collect(engine, command("/consent on"))
+    got = await events(engine, command("/export"))
+    final = got[-1]
+    assert isinstance(final, Done) and final.attachment is not None
+    data = json.loads(final.attachment.data)
+    assert data["tuning_consent"]["given"] is True and data["tuning_consent"]["changed"]
+    answers_ = [m for c in data["conversations"] for m in c["messages"] if m["role"] == "assistant"]
+    assert answers_ == [
+        {**answers_[0], "text": "Madrid.", "rating": -1, "rating_reason": "incompleta"}
+    ]
