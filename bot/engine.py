@@ -305,8 +305,12 @@ class Engine:
         an earlier turn answered again in the context it had (the answer that stood is
         replaced once the new one is recorded ok)."""
         ref = ingested.ref
+        # As the person's persona now; an answer asked for again, as the one it replaces.
+        chosen = ingested.user.persona
         if redo is not None:
             ref = TurnRef(ref.user_id, ref.conversation_id, redo.prompt_id, replaces=redo.kept)
+            chosen = redo.persona if redo.persona in self.personas else chosen
+        persona = self.personas.get(chosen or "") or self.personas[self.default_persona]
         started = time.monotonic()
         first_token_ms: int | None = None
         parts: list[str] = []
@@ -320,7 +324,9 @@ class Engine:
                 outcome, notice = Outcome.FAILED, t("image_unreadable", lang)
             else:
                 before = redo.prompt_id if redo is not None else None
-                system, turns = await self._context(msg, ingested, text, images, lang, before)
+                system, turns = await self._context(
+                    msg, ingested, text, images, lang, persona, before
+                )
                 asked = True
                 try:
                     async with aclosing(self.model.stream(system, turns)) as stream:
@@ -361,6 +367,7 @@ class Engine:
                     outcome=outcome,
                     tokens=self.model.estimate_tokens(reply) if reply else 0,
                     first_token_ms=first_token_ms,
+                    persona=persona.name,
                     latency_ms=int((time.monotonic() - started) * 1000),
                 )
             elif redo is None:  # an earlier exchange asked again keeps what it had
@@ -374,12 +381,12 @@ class Engine:
         text: str,
         images: tuple[Image, ...],
         lang: str,
+        persona: Persona,
         before: int | None = None,
     ) -> tuple[str, list[Turn]]:
         """The system prompt and the newest turns that fit the budget, `text` last (the turns
         before message `before` only, when an earlier turn is answered again)."""
         user = ingested.user
-        persona = self.personas.get(user.persona or "") or self.personas[self.default_persona]
         system = context.system_prompt(persona.prompt, lang)
         estimate = self.model.estimate_tokens
         budget = max(0, self.context_tokens - estimate(system) - estimate(text))

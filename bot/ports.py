@@ -245,8 +245,10 @@ class MemoryStore(Protocol):
         tokens: int,
         first_token_ms: int | None,
         latency_ms: int,
+        persona: str | None = None,
     ) -> TurnRef:
-        """Record the reply; the user's turn takes the same outcome. The ref with its reply."""
+        """Record the reply (written as `persona`); the user's turn takes the same outcome.
+        The ref with its reply."""
         ...
 
     async def settle(self, ref: TurnRef, outcome: Outcome) -> None:
@@ -286,6 +288,7 @@ class MemoryStore(Protocol):
         tokens: int,
         first_token_ms: int | None,
         latency_ms: int,
+        persona: str | None = None,
     ) -> TurnRef:
         """Record a regenerated answer; if it is ok, `ref.replaces` becomes superseded."""
         ...

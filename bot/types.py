@@ -187,6 +187,7 @@ class Redo:
     text: str
     images: int  # images are not kept: an answer about one cannot be asked for again
     kept: int | None  # the answer to replace, None when the exchange has none that counts
+    persona: str | None = None  # the persona that answer was written as
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,3 +272,41 @@ class Done:
 
 # Text pieces are plain strings: one object per streamed chunk is all a reply costs.
 ReplyEvent = str | Accepted | Done
+
+
+# -- tuning records: what the dataset export reads from a store -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingTurn:
+    """One stored turn of a conversation, as the tuning-dataset export reads it."""
+
+    id: int
+    role: Role
+    text: str
+    kind: TurnKind
+    outcome: Outcome
+    created_at: float  # Unix time
+    reply_to: int | None = None  # an answer: the user's turn it answers
+    rating: int | None = None  # 1 thumbs up, -1 thumbs down, None unrated
+    reason: str | None = None  # why a thumbs down, when the person said
+    images: int = 0  # images sent with a user's turn (their bytes are never stored)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingConversation:
+    """One conversation of a person who consented to tuning, with their current choices.
+
+    `persona` and `lang` are the person's (the root identity's), shared by linked
+    identities; neither is kept per message, so they are today's, not the day's.
+    """
+
+    id: int
+    person: int  # the root identity: the same for every linked identity
+    user_id: int  # the identity that wrote it
+    platform: str
+    chat_id: str
+    started_at: float
+    persona: str | None
+    lang: str | None
+    turns: tuple[TrainingTurn, ...]

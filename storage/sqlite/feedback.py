@@ -91,9 +91,12 @@ class FeedbackQueries(Database):
             return Rated.GONE, None
         prompt_id, text, images = latest
         kept = await self._one(
-            "SELECT max(id) FROM messages WHERE reply_to = ? AND outcome = 'ok'", (prompt_id,)
+            "SELECT id, persona FROM messages WHERE reply_to = ? AND outcome = 'ok'"
+            " ORDER BY id DESC LIMIT 1",
+            (prompt_id,),
         )
-        return Rated.OK, Redo(prompt_id, text, images, kept[0] if kept else None)
+        reply, persona = kept if kept else (None, None)
+        return Rated.OK, Redo(prompt_id, text, images, reply, persona)
 
     async def complete_again(
         self,
@@ -104,6 +107,7 @@ class FeedbackQueries(Database):
         tokens: int,
         first_token_ms: int | None,
         latency_ms: int,
+        persona: str | None = None,
     ) -> TurnRef:
         """Record a regenerated answer to `ref.prompt_id`; the one it replaces stops counting.
 
@@ -114,9 +118,9 @@ class FeedbackQueries(Database):
         async with self._write() as conn:
             rows = await conn.execute_fetchall(
                 "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
-                " outcome, tokens, created_at, first_token_ms, latency_ms, reply_to)"
+                " outcome, tokens, created_at, first_token_ms, latency_ms, persona, reply_to)"
                 " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?,"
-                " ?, id FROM messages WHERE id = ? AND user_id = ? RETURNING id",
+                " ?, ?, id FROM messages WHERE id = ? AND user_id = ? RETURNING id",
                 (
                     reply,
                     Outcome(outcome).value,
@@ -124,6 +128,7 @@ class FeedbackQueries(Database):
                     time.time(),
                     first_token_ms,
                     latency_ms,
+                    persona,
                     ref.prompt_id,
                     ref.user_id,
                 ),

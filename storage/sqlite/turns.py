@@ -153,6 +153,7 @@ class TurnQueries(Database):
         tokens: int,
         first_token_ms: int | None,
         latency_ms: int,
+        persona: str | None = None,
     ) -> TurnRef:
         """Record the reply; the messages_settle trigger gives the user's turn its outcome.
 
@@ -161,9 +162,9 @@ class TurnQueries(Database):
         """
         rows = await self._statement(
             "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
-            " outcome, tokens, created_at, first_token_ms, latency_ms, reply_to)"
-            " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?, ?, id"
-            " FROM messages WHERE id = ? AND user_id = ?"
+            " outcome, tokens, created_at, first_token_ms, latency_ms, persona, reply_to)"
+            " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?, ?, ?,"
+            " id FROM messages WHERE id = ? AND user_id = ?"
             " RETURNING id, conversation_id, chat_id, kind",
             (
                 reply,
@@ -172,6 +173,7 @@ class TurnQueries(Database):
                 time.time(),
                 first_token_ms,
                 latency_ms,
+                persona,
                 ref.prompt_id,
                 ref.user_id,
             ),

@@ -253,3 +253,19 @@ async def test_export_carries_ratings_reasons_and_consent(make_engine: MakeEngin
     assert answers_ == [
         {**answers_[0], "text": "Madrid.", "rating": -1, "rating_reason": "incompleta"}
     ]
+
+
+async def test_an_answer_is_regenerated_as_the_persona_that_wrote_it(
+    make_engine: MakeEngine, db_path: Path
+) -> None:
+    model = FakeModel("Respuesta.")
+    engine = make_engine(model)
+    await collect(engine, msg("Explícame la fotosíntesis"))
+    await collect(engine, command("/persona tutor"))
+    await collect(engine, command("/retry"))
+    first, again = model.calls
+    assert again[0] == first[0]  # the same system prompt: the assistant's, not the tutor's
+    await collect(engine, msg("¿Y la respiración?"))
+    assert model.calls[-1][0] != first[0]  # new messages are answered by the tutor
+    personas = rows(db_path, "SELECT persona FROM messages WHERE role = 'assistant' ORDER BY id")
+    assert personas == [("assistant",), ("assistant",), ("tutor",)]
