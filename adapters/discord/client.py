@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import convert
+from adapters.discord.feedback import FeedbackPresses
 from adapters.discord.surface import InteractionSurface, MessageSurface
 from adapters.session import Session
 from bot.commands import Command, parse_command
@@ -21,7 +22,7 @@ from bot.types import ConversationKey, Image, IncomingMessage, MediaKind, Remote
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
+PLATFORM = convert.PLATFORM
 # Locales whose clients show our Spanish descriptions; the rest see English.
 SPANISH = frozenset({discord.Locale.spain_spanish, discord.Locale.latin_american_spanish})
 # discord.py sleeps through a rate limit up to this long itself (30 s is its minimum);
@@ -69,6 +70,7 @@ class TertuliaDiscord(discord.Client):
             **options,
         )
         self.session = session
+        self.feedback = FeedbackPresses(session)
         self.commands = list(commands)
         self.dev_guild = dev_guild
         self.tree = app_commands.CommandTree(self)
@@ -148,6 +150,11 @@ class TertuliaDiscord(discord.Client):
             log.info("no permission to write in channel %s: not answering", message.channel.id)
             return
         await self.session.handle(incoming(message, me.id), MessageSurface(message))
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Slash commands reach the CommandTree; the buttons under answers and their form
+        # come here, dispatched by custom_id rather than by views discord.py would keep.
+        await self.feedback.handle(interaction)
 
     @staticmethod
     def _replies_to_me(message: discord.Message, my_id: int) -> bool:

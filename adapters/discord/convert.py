@@ -1,16 +1,22 @@
-"""Discord decisions on plain values: API base, mentions, media kinds, slash options."""
+"""Discord decisions on plain values: API base, mentions, media kinds, slash options, custom_ids."""
 
 from __future__ import annotations
 
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from bot.commands import Command
 from bot.types import CommandCall, MediaKind
 
+PLATFORM = "discord"
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+FEEDBACK = "tertulia:fb:"  # the prefix of every feedback control's custom_id
+REASON_FIELD = "reason"  # the custom_id of the text input in the 👎 reason form
+_PRESS = re.compile(rf"{FEEDBACK}([a-z]+):(\d{{1,19}}):(\d{{1,20}})")
 
 
 def api_base(url: str) -> str:
@@ -68,3 +74,57 @@ def slash_callback(
     first = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     callback.__signature__ = inspect.Signature([first, *params])  # type: ignore[attr-defined]
     return callback
+
+
+class Action(StrEnum):
+    """What a feedback control does when pressed (or, for REASON, submitted)."""
+
+    UP = "up"  # 👍
+    DOWN = "down"  # 👎
+    CLEAR = "clear"  # the marked 👍 or 👎 again: take the rating back
+    REDO = "redo"  # ↻
+    WHY = "why"  # ✍: open the reason form
+    REASON = "reason"  # the reason form, submitted
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A feedback control as its custom_id names it: what it does, to which answer, and
+    who asked for that answer (so a stranger's ↻ is answered only to them)."""
+
+    action: Action
+    reply_id: int
+    asker: int
+
+    @property
+    def custom_id(self) -> str:
+        # At most 12 + 6 + 19 + 20 + 2 characters: well under Discord's 100.
+        return f"{FEEDBACK}{self.action}:{self.reply_id}:{self.asker}"
+
+
+_ACTIONS = frozenset(a.value for a in Action)
+
+
+def feedback_press(custom_id: str) -> Press | None:
+    """The feedback control a custom_id names; None when it is not a well-formed one."""
+    found = _PRESS.fullmatch(custom_id)
+    if found is None or found[1] not in _ACTIONS:
+        return None
+    return Press(Action(found[1]), int(found[2]), int(found[3]))
+
+
+def submitted_value(components: Sequence[Mapping[str, Any]], custom_id: str) -> str | None:
+    """A text input's value in a modal submission, found by its custom_id.
+
+    Inputs arrive inside action rows (`components`) or, in newer forms, labels (`component`).
+    """
+    for component in components:
+        if component.get("custom_id") == custom_id and "value" in component:
+            value = component["value"]
+            return value if isinstance(value, str) else None
+        inner = list(component.get("components") or [])
+        if isinstance(component.get("component"), Mapping):
+            inner.append(component["component"])
+        if (found := submitted_value(inner, custom_id)) is not None:
+            return found
+    return None

@@ -15,11 +15,13 @@ from adapters.delivery import (
     Body,
     ChatGone,
     Delivery,
+    Feedback,
     PageGone,
     RateLimited,
     Rejected,
     Transient,
 )
+from adapters.discord.convert import Action, Press
 from bot.split import utf16_len
 from bot.types import Attachment
 
@@ -38,6 +40,7 @@ class _Plain:
 
     limit = MESSAGE_LIMIT
     typing_every = TYPING_EVERY
+    asker: int  # who asked: their id goes into the buttons' custom_ids
 
     def measure(self, text: str) -> int:
         return utf16_len(text)
@@ -46,7 +49,14 @@ class _Plain:
         return Body(page)
 
     async def edit(self, message: Sent, body: Body) -> None:
-        await translated(message.edit(content=body.text), editing=True)
+        await translated(message.edit(content=body.text, **self.controls(body)), editing=True)
+
+    def controls(self, body: Body) -> dict[str, Any]:
+        """The body's buttons as send/edit arguments. A body without them passes nothing,
+        so an edit never takes away buttons a message already has."""
+        if body.buttons is None:
+            return {}
+        return {"view": feedback_view(body.buttons, self.asker)}
 
 
 class MessageSurface(_Plain):
@@ -55,6 +65,7 @@ class MessageSurface(_Plain):
     def __init__(self, message: discord.Message) -> None:
         self._message = message
         self._sent = False
+        self.asker = message.author.id
 
     # Channels with a typing trigger in flight: a second one would queue behind it in
     # discord.py's rate limiter and land after the reply, showing "typing…" for nothing.
@@ -75,12 +86,14 @@ class MessageSurface(_Plain):
 
     async def send(self, body: Body) -> Sent:
         channel = self._message.channel
+        controls = self.controls(body)
         if self._sent:
-            return await translated(channel.send(body.text))
+            return await translated(channel.send(body.text, **controls))
         self._sent = True
         # Still answer when the person deleted their message meanwhile.
         ref = self._message.to_reference(fail_if_not_exists=False)
-        return await translated(channel.send(body.text, reference=ref, mention_author=False))
+        sent = channel.send(body.text, reference=ref, mention_author=False, **controls)
+        return await translated(sent)
 
     async def attach(self, file: Attachment) -> None:
         if self._message.guild is not None:
@@ -89,7 +102,7 @@ class MessageSurface(_Plain):
         await translated(self._message.channel.send(file=_file(file)))
 
     async def finish(self, delivered: Delivery[Sent]) -> None:
-        return None  # buttons come here (feedback, regenerate)
+        return None
 
 
 class InteractionSurface(_Plain):
@@ -98,6 +111,7 @@ class InteractionSurface(_Plain):
     def __init__(self, interaction: discord.Interaction, *, ephemeral: bool) -> None:
         self._interaction = interaction
         self._ephemeral = ephemeral
+        self.asker = interaction.user.id
         self._deferred: asyncio.Task[Any] | None = None
         self._original: discord.InteractionMessage | None = None
 
@@ -113,13 +127,14 @@ class InteractionSurface(_Plain):
 
     async def send(self, body: Body) -> Sent:
         await self._acknowledged()
+        controls = self.controls(body)
         if self._original is None:
-            original = self._interaction.edit_original_response(content=body.text)
+            original = self._interaction.edit_original_response(content=body.text, **controls)
             self._original = await translated(original)
             return self._original
         followup = self._interaction.followup
-        sent = await translated(followup.send(body.text, ephemeral=self._ephemeral, wait=True))
-        return sent
+        more = followup.send(body.text, ephemeral=self._ephemeral, wait=True, **controls)
+        return await translated(more)
 
     async def attach(self, file: Attachment) -> None:
         if not self._ephemeral and self._interaction.guild_id is not None:
@@ -145,6 +160,32 @@ class InteractionSurface(_Plain):
         self.acknowledge()
         assert self._deferred is not None
         await self._deferred
+
+
+def feedback_view(buttons: Feedback, asker: int) -> discord.ui.View:
+    """An answer's 👍 👎 ↻ (and ✍ after a 👎) in one row, the rating given marked.
+
+    The view is stopped before it is sent: discord.py then keeps no copy of it (its
+    ViewStore would otherwise hold one per answer, forever). Presses are dispatched by
+    custom_id instead (adapters.discord.feedback), so they also work after a restart.
+    """
+    view = discord.ui.View(timeout=None)
+    for emoji, action, rating, marked in (
+        ("👍", Action.UP, 1, discord.ButtonStyle.success),
+        ("👎", Action.DOWN, -1, discord.ButtonStyle.danger),
+    ):
+        chosen = buttons.rating == rating
+        # The marked button takes the rating back: one press to undo a slip.
+        press = Press(Action.CLEAR if chosen else action, buttons.reply_id, asker)
+        style = marked if chosen else discord.ButtonStyle.secondary
+        view.add_item(discord.ui.Button(emoji=emoji, style=style, custom_id=press.custom_id))
+    more = [("↻", Action.REDO)] + ([("✍", Action.WHY)] if buttons.reason else [])
+    for emoji, action in more:
+        press = Press(action, buttons.reply_id, asker)
+        style = discord.ButtonStyle.secondary
+        view.add_item(discord.ui.Button(emoji=emoji, style=style, custom_id=press.custom_id))
+    view.stop()
+    return view
 
 
 def _file(file: Attachment) -> discord.File:

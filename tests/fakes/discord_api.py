@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord_interactions import InteractionAPI
 from tests.fakes.discord_records import (
     TOKEN,
     Failure,
@@ -21,7 +23,6 @@ from tests.fakes.discord_records import (
     TypingRequest,
     utf16_units,
 )
-from tests.fakes.discord_rest import DiscordState
 
 __all__ = [
     "TOKEN",
@@ -42,11 +43,12 @@ EVERYONE = str((1 << 10) | (1 << 11) | (1 << 16) | (1 << 38))
 SEND_MESSAGES = 1 << 11
 
 
-class FakeDiscord(DiscordState):
+class FakeDiscord(InteractionAPI):
     """Serves `/api/v10` and a `/gateway` websocket for one bot, one guild and its channels.
 
-    Tests push gateway events (`dm`, `guild_message`, `slash`), drop the socket
-    (`drop_connection`) and read what the bot did (`messages`, `calls`, `commands`).
+    Tests push gateway events (`dm`, `guild_message`, `slash`, `press`, `submit`), drop
+    the socket (`drop_connection`) and read what the bot did (`messages`, `calls`,
+    `commands`, `interactions`).
     """
 
     # -- lifecycle -----------------------------------------------------------------
@@ -251,27 +253,84 @@ class FakeDiscord(DiscordState):
         locale: str = "en-US",
     ) -> FakeInteraction:
         """Push INTERACTION_CREATE for `/name`; in the guild unless `channel_id` is a DM's."""
-        guild = channel_id is None or channel_id in self.channel_ids
-        channel_id = channel_id or self.channel_ids[0]
-        inter = FakeInteraction(self.snowflake(), secrets.token_hex(16), channel_id)
-        self.interactions[inter.id] = inter
         opts = [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]
-        data: dict[str, Any] = {
+        data = {"id": str(self.snowflake()), "name": name, "type": 1, "options": opts}
+        channel_id = channel_id or self.channel_ids[0]
+        return await self._interaction(2, data, user_id, channel_id, locale)
+
+    async def press(
+        self, message_id: int, custom_id: str, *, user_id: int = 42, locale: str = "en-US"
+    ) -> FakeInteraction:
+        """Push a button press (a type 3 interaction) on one of the bot's messages."""
+        msg = self.messages[message_id]
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._interaction(3, data, user_id, msg.channel_id, locale, msg)
+
+    async def submit(
+        self,
+        opened: FakeInteraction,
+        values: dict[str, str],
+        *,
+        user_id: int | None = None,
+        locale: str = "en-US",
+    ) -> FakeInteraction:
+        """Push the form `opened` answered with (type 9), filled in: a type 5 interaction.
+
+        Like Discord, every text input of the form comes back, with `values` by custom_id.
+        """
+        form = opened.modal
+        assert form is not None, "the bot opened no form for this interaction"
+        rows = [
+            {
+                "type": 1,
+                "components": [
+                    {
+                        "type": 4,
+                        "custom_id": c["custom_id"],
+                        "value": values.get(c["custom_id"], ""),
+                    }
+                    for c in row["components"]
+                ],
+            }
+            for row in form["components"]
+        ]
+        data = {"custom_id": form["custom_id"], "components": rows}
+        user_id = opened.user_id if user_id is None else user_id
+        shown = self.messages.get(opened.message_id or 0)  # a form opened from a button
+        return await self._interaction(5, data, user_id, opened.channel_id, locale, shown)
+
+    async def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user_id: int,
+        channel_id: int,
+        locale: str,
+        message: FakeMessage | None = None,
+    ) -> FakeInteraction:
+        """Push INTERACTION_CREATE of type `kind`: in the guild unless `channel_id` is a DM's."""
+        guild = channel_id in self.channel_ids
+        inter = FakeInteraction(self.snowflake(), secrets.token_hex(16), channel_id, kind, user_id)
+        inter.message_id = message.id if message is not None else None
+        self.interactions[inter.id] = inter
+        payload: dict[str, Any] = {
             "id": str(inter.id),
             "application_id": str(self.app_id),
-            "type": 2,
+            "type": kind,
             "token": inter.token,
             "version": 1,
-            "data": {"id": str(self.snowflake()), "name": name, "type": 1, "options": opts},
+            "data": data,
             "channel": {"id": str(channel_id), "type": 0 if guild else 1, "name": "c"},
             "channel_id": str(channel_id),
             "locale": locale,
             "attachment_size_limit": 10 * 1024 * 1024,
             "app_permissions": "0",
         }
+        if message is not None:
+            payload["message"] = self._message_json(message)
         if guild:
-            data["guild_id"] = str(self.guild_id)
-            data["member"] = {
+            payload["guild_id"] = str(self.guild_id)
+            payload["member"] = {
                 "user": self.user(user_id),
                 "roles": [],
                 "joined_at": datetime.now(UTC).isoformat(),
@@ -281,7 +340,8 @@ class FakeDiscord(DiscordState):
                 "flags": 0,
             }
         else:
-            data["user"] = self.user(user_id)
-            data["channel"]["recipients"] = [self.user(user_id)]
-        await self.dispatch("INTERACTION_CREATE", data)
+            payload["user"] = self.user(user_id)
+            payload["channel"]["recipients"] = [self.user(user_id)]
+        inter.pushed = time.monotonic()
+        await self.dispatch("INTERACTION_CREATE", payload)
         return inter

@@ -39,19 +39,41 @@ class FakeMessage:
     history: list[str] = field(default_factory=list)
     files: list[FakeFile] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)  # as served back
+    components: list[dict[str, Any]] = field(default_factory=list)  # action rows, as sent
+
+    def buttons(self) -> list[dict[str, Any]]:
+        """The buttons in the message's action rows, in order."""
+        return [c for row in self.components for c in row.get("components", []) if c["type"] == 2]
 
 
 @dataclass(slots=True)
 class FakeInteraction:
-    """A slash command pushed by a test and what the bot answered to it."""
+    """An interaction pushed by a test (a slash command, a button press, a form submitted)
+    and what the bot answered to it.
+
+    `kind` is Discord's interaction type: 2 command, 3 message component, 5 modal submit.
+    `message_id` is the message a component was on; `modal` the form a type 9 answer opened.
+    """
 
     id: int
     token: str
     channel_id: int
+    kind: int = 2
+    user_id: int = 0
+    message_id: int | None = None
     callback_type: int | None = None
     ephemeral: bool = False
     original_id: int | None = None
     followups: list[int] = field(default_factory=list)
+    callback: dict[str, Any] | None = None  # the callback's `data`, as the bot sent it
+    modal: dict[str, Any] | None = None
+    pushed: float = 0.0  # time.monotonic() when INTERACTION_CREATE went out
+    answered: float | None = None  # ... and when the callback arrived
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds from the push to the callback (Discord allows 3)."""
+        return None if self.answered is None else self.answered - self.pushed
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""The fake Discord's state, payloads and REST API (`/api/v10`), as discord.py 2.x expects them."""
+"""The fake Discord's state, payloads and channel REST API (`/api/v10`), as discord.py 2.x expects."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.discord_records import (
-    EPHEMERAL,
     LOADING,
     TOKEN,
     Failure,
@@ -32,7 +31,7 @@ from tests.fakes.discord_records import (
 
 log = logging.getLogger(__name__)
 
-_UPLOADS = web.RequestKey("uploads", list[FakeFile])  # read with the body, for handlers
+UPLOADS = web.RequestKey("uploads", list[FakeFile])  # read with the body, for handlers
 
 
 class DiscordState:
@@ -131,6 +130,7 @@ class DiscordState:
             "timestamp": datetime.now(UTC).isoformat(),
             "edited_timestamp": None,
             "flags": m.flags,
+            "components": m.components,
         }
         if m.reply_to:
             data["message_reference"] = {
@@ -172,7 +172,7 @@ class DiscordState:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
         body, files = await read_body(request)
-        request[_UPLOADS] = files
+        request[UPLOADS] = files
         if self.record_calls:
             self.calls.append((request.method, path, body))
         if request.headers.get("Authorization", "") not in (f"Bot {TOKEN}", ""):
@@ -195,11 +195,6 @@ class DiscordState:
         yield "POST", r"/channels/(\d+)/typing", self._typing
         yield "POST", r"/channels/(\d+)/messages", self._create_message
         yield "PATCH", r"/channels/(\d+)/messages/(\d+)", self._edit_message
-        yield "POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback
-        yield "PATCH", r"/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)", self._edit_webhook
-        yield "DELETE", r"/webhooks/(\d+)/([^/]+)/messages/(@original|\d+)", self._delete_webhook
-        yield "POST", r"/webhooks/(\d+)/([^/]+)", self._followup
-        yield "PUT", r"/applications/(\d+)(?:/guilds/\d+)?/commands", self._put_commands
 
     async def _me(self, request: web.Request, body: Any) -> web.Response:
         return json_response(self._bot_user())
@@ -240,6 +235,7 @@ class DiscordState:
     def _store(
         self, channel_id: int, content: str, files: list[FakeFile] | None = None, **kw: Any
     ) -> FakeMessage:
+        kw["components"] = list(kw.get("components") or [])
         msg = FakeMessage(self.snowflake(), channel_id, self.bot_id, content, **kw)
         msg.history.append(content)
         self._attach(msg, files or [])
@@ -264,6 +260,8 @@ class DiscordState:
         if files:
             self._attach(msg, files)
             msg.flags &= ~LOADING
+        if "components" in body:  # absent: the message keeps its components
+            msg.components = list(body["components"] or [])
         if "content" in body:
             msg.content = content or ""
             msg.history.append(msg.content)
@@ -273,14 +271,17 @@ class DiscordState:
         return json_response(self._message_json(msg))
 
     async def _create_message(self, request: web.Request, body: Any, channel: str) -> web.Response:
-        files = request[_UPLOADS]
+        files = request[UPLOADS]
         if bad := misnamed(body, files) or check_content(body.get("content"), files=bool(files)):
             return bad
         ref = body.get("message_reference") or {}
         reply_to = int(ref["message_id"]) if ref.get("message_id") else None
         flags = int(body.get("flags") or 0)
         content = body.get("content") or ""
-        msg = self._store(int(channel), content, files, reply_to=reply_to, flags=flags)
+        components = body.get("components")
+        msg = self._store(
+            int(channel), content, files, reply_to=reply_to, flags=flags, components=components
+        )
         return json_response(self._message_json(msg))
 
     async def _edit_message(
@@ -289,87 +290,4 @@ class DiscordState:
         msg = self.messages.get(int(mid))
         if msg is None or msg.channel_id != int(channel) or msg.author_id != self.bot_id:
             return error_response(404, 10008, "Unknown Message")
-        return self._update(msg, body, request[_UPLOADS])
-
-    def _interaction_by_token(self, token: str) -> FakeInteraction | None:
-        return next((i for i in self.interactions.values() if i.token == token), None)
-
-    async def _callback(
-        self, request: web.Request, body: Any, iid: str, token: str
-    ) -> web.Response:
-        inter = self.interactions.get(int(iid))
-        if inter is None or inter.token != token:
-            return error_response(404, 10062, "Unknown interaction")
-        if inter.callback_type is not None:
-            return error_response(400, 40060, "Interaction has already been acknowledged.")
-        kind, data = body.get("type"), body.get("data") or {}
-        flags = int(data.get("flags") or 0)
-        inter.callback_type, inter.ephemeral = kind, bool(flags & EPHEMERAL)
-        if kind == 4 and (bad := check_content(data.get("content"))):
-            return bad
-        content = data.get("content", "") if kind == 4 else ""
-        msg = self._store(inter.channel_id, content, flags=flags | (LOADING if kind == 5 else 0))
-        msg.interaction_id, inter.original_id = inter.id, msg.id
-        if "with_response" not in request.query:
-            return web.Response(status=204)
-        return json_response(
-            {
-                "interaction": {
-                    "id": iid,
-                    "type": 2,
-                    "response_message_id": str(msg.id),
-                    "response_message_loading": kind == 5,
-                    "response_message_ephemeral": inter.ephemeral,
-                },
-                "resource": {"type": kind, "message": self._message_json(msg)},
-            }
-        )
-
-    def _webhook_message(self, token: str, mid: str) -> FakeMessage | None:
-        inter = self._interaction_by_token(token)
-        if inter is None:
-            return None
-        target = inter.original_id if mid == "@original" else int(mid)
-        return self.messages.get(target) if target else None
-
-    async def _edit_webhook(
-        self, request: web.Request, body: Any, app: str, token: str, mid: str
-    ) -> web.Response:
-        msg = self._webhook_message(token, mid)
-        if msg is None:
-            return error_response(404, 10008, "Unknown Message")
-        return self._update(msg, body, request[_UPLOADS])
-
-    async def _delete_webhook(
-        self, request: web.Request, body: Any, app: str, token: str, mid: str
-    ) -> web.Response:
-        msg = self._webhook_message(token, mid)
-        if msg is None:
-            return error_response(404, 10008, "Unknown Message")
-        del self.messages[msg.id]
-        return web.Response(status=204)
-
-    async def _followup(
-        self, request: web.Request, body: Any, app: str, token: str
-    ) -> web.Response:
-        inter = self._interaction_by_token(token)
-        if inter is None:
-            return error_response(404, 10015, "Unknown Webhook")
-        files = request[_UPLOADS]
-        if bad := misnamed(body, files) or check_content(body.get("content"), files=bool(files)):
-            return bad
-        flags = int(body.get("flags") or 0)
-        msg = self._store(inter.channel_id, body.get("content") or "", files, flags=flags)
-        msg.interaction_id = inter.id
-        inter.followups.append(msg.id)
-        return json_response(self._message_json(msg))
-
-    async def _put_commands(self, request: web.Request, body: Any, app: str) -> web.Response:
-        path = request.path.removeprefix("/api/v10")
-        self.commands[path] = body
-        return json_response(
-            [
-                {**c, "id": str(self.snowflake()), "application_id": app, "version": "1"}
-                for c in body
-            ]
-        )
+        return self._update(msg, body, request[UPLOADS])
