@@ -235,6 +235,9 @@ class Learner:
         while older > 0 and kept + turns[older - 1].tokens <= self.window_tokens // 2:
             older -= 1
             kept += turns[older].tokens
+        # Never the newest exchange: it is the one ↻ may answer again, in the context it
+        # had, which its own answer must not be part of (summarised or not).
+        older = min(older, max(0, len(turns) - 2))
         folded = turns[:older]
         if not folded:
             return

@@ -22,7 +22,9 @@ _HITS = (
 _PAIRED = (
     " LEFT JOIN messages p ON p.user_id = m.user_id AND p.outcome = 'ok'"
     "  AND p.id = (CASE m.role WHEN 'user'"
-    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id) ELSE m.reply_to END)"
+    # A regenerated exchange has several answers: the one that stands is the newest ok.
+    "   THEN (SELECT r.id FROM messages r WHERE r.reply_to = m.id AND r.outcome = 'ok'"
+    "    ORDER BY r.id DESC LIMIT 1) ELSE m.reply_to END)"
     " WHERE m.user_id IN ({people}) AND m.kind = 'chat' AND m.outcome = 'ok'"
 )
 _PAIRS = (

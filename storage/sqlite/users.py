@@ -116,8 +116,15 @@ class UserQueries(Database):
             if mine == target:
                 return LinkOutcome.OWN
             await self._all("DELETE FROM link_codes WHERE code_hash = ?", (code_hash,))
+            # Consent to tuning stays only if both sides had given it: joining must never
+            # put someone's conversations into a dataset they did not agree to.
             await self._all(
-                "UPDATE users SET person_id = ? WHERE id = ? OR person_id = ?",
+                "UPDATE users SET tuning_consent = tuning_consent * (SELECT tuning_consent"
+                " FROM users WHERE id = ?) WHERE id = ?",
+                (mine, target),
+            )
+            await self._all(
+                "UPDATE users SET person_id = ?, tuning_consent = 0 WHERE id = ? OR person_id = ?",
                 (target, mine, mine),
             )
             return LinkOutcome.LINKED
@@ -136,8 +143,10 @@ class UserQueries(Database):
             others = sorted(r[0] for r in rows if r[0] != user_id)
             if not others:
                 return False
-            ((root, lang, persona),) = await self._all(
-                f"SELECT id, lang, persona FROM users WHERE id = {PERSON}", (user_id,)
+            ((root, lang, persona, consent, consent_at),) = await self._all(
+                "SELECT id, lang, persona, tuning_consent, consent_at FROM users"
+                f" WHERE id = {PERSON}",
+                (user_id,),
             )
             if root == user_id:
                 # The others read their choices from this identity: give them a new root.
@@ -145,14 +154,19 @@ class UserQueries(Database):
                 await self._all(
                     "UPDATE users SET person_id = CASE id WHEN ? THEN NULL ELSE ? END,"
                     " lang = CASE id WHEN ? THEN ? ELSE lang END,"
-                    " persona = CASE id WHEN ? THEN ? ELSE persona END"
+                    " persona = CASE id WHEN ? THEN ? ELSE persona END,"
+                    " tuning_consent = CASE id WHEN ? THEN ? ELSE 0 END,"
+                    " consent_at = CASE id WHEN ? THEN ? ELSE consent_at END"
                     " WHERE person_id = ?",
-                    (heir, heir, heir, lang, heir, persona, user_id),
+                    (heir, heir, heir, lang, heir, persona, heir, consent, heir, consent_at)
+                    + (user_id,),
                 )
             else:
+                # Consent too: an old "on" left on this row must not come back.
                 await self._all(
-                    "UPDATE users SET person_id = NULL, lang = ?, persona = ? WHERE id = ?",
-                    (lang, persona, user_id),
+                    "UPDATE users SET person_id = NULL, lang = ?, persona = ?,"
+                    " tuning_consent = ?, consent_at = ? WHERE id = ?",
+                    (lang, persona, consent, consent_at, user_id),
                 )
             return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,47 @@ async def test_an_answer_is_regenerated_as_the_persona_that_wrote_it(
     assert model.calls[-1][0] != first[0]  # new messages are answered by the tutor
     personas = rows(db_path, "SELECT persona FROM messages WHERE role = 'assistant' ORDER BY id")
     assert personas == [("assistant",), ("assistant",), ("tutor",)]
+
+
+async def link(engine: Any, one: dict[str, str], other: dict[str, str]) -> None:
+    answer = await collect(engine, command("/link", **one))
+    code = re.findall(r"/link ([A-Z0-9]{8})", answer)[0]
+    assert await collect(engine, command(f"/link {code}", **other)) == t("link_linked", "en")
+
+
+async def test_linking_keeps_consent_only_if_both_sides_gave_it_and_unlink_keeps_the_choice(
+    make_engine: MakeEngine, db_path: Path
+) -> None:
+    engine = make_engine()
+    tg = {"platform": "telegram", "user": "111", "chat": "111"}
+    dc = {"platform": "discord", "user": "999", "chat": "dm-999"}
+    on = t("consent_status", "en", state=t("consent_state_on", "en"))
+    off = t("consent_status", "en", state=t("consent_state_off", "en"))
+    await collect(engine, command("/consent on", **tg))
+    await link(engine, tg, dc)  # Discord never agreed: the person's consent is off
+    assert await collect(engine, command("/consent", **tg)) == off
+    await collect(engine, command("/consent on", **dc))
+    assert await collect(engine, command("/consent", **tg)) == on
+    await collect(engine, command("/consent off", **tg))
+    # Separated, each side keeps the person's last choice: no old "on" comes back.
+    await collect(engine, command("/unlink", **tg))
+    assert await collect(engine, command("/consent", **tg)) == off
+    assert await collect(engine, command("/consent", **dc)) == off
+    assert rows(db_path, "SELECT sum(tuning_consent) FROM users") == [(0,)]
+
+
+async def test_recall_pairs_a_regenerated_turn_with_the_answer_that_stands(
+    make_engine: MakeEngine,
+) -> None:
+    model = FakeModel()
+    model.queue += ["Respuesta vieja.", "Respuesta nueva."]  # neither says "Lugo"
+    engine = make_engine(model)
+    await collect(engine, msg("¿Qué sabes de Lugo?"))
+    await collect(engine, command("/retry"))
+    await collect(engine, command("/new"))
+    await engine.store.index_pending()
+    await collect(engine, msg("Háblame otra vez de Lugo"))
+    system = model.calls[-1][0]
+    # The question is found by its words and comes with the answer that stands.
+    assert "¿Qué sabes de Lugo?" in system
+    assert "Respuesta nueva." in system and "Respuesta vieja." not in system

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 import pytest
 
 from bot.engine import Engine
+from bot.learning import EXTRACT_PROMPT, SUMMARY_PROMPT
 from bot.ports import ModelUnavailable
-from bot.types import Done, IncomingMessage, Outcome
+from bot.types import Done, IncomingMessage, Outcome, Turn
 from storage.sqlite import SqliteStore
 from tests.conftest import MakeEngine, collect, command, events, msg
 from tests.engine.memory_model import MemoryModel
@@ -263,3 +265,31 @@ async def test_turns_no_fact_can_be_read_from_are_passed_over_after_three_tries(
     assert "Texto que el modelo nunca acepta" not in model.extractions[-1]
     user = await store.find_user("test", "u1")
     assert user is not None and [f.text for f in await store.facts(user.ids)] == ["Se llama Ana"]
+
+
+async def test_a_fold_never_takes_the_newest_exchange_which_retry_may_redo(
+    make_engine: MakeEngine, db_path: Path
+) -> None:
+    class LongLast(MemoryModel):
+        """Short answers, then one longer than half the fold window."""
+
+        async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
+            if system.startswith(SUMMARY_PROMPT[:40]) or system == EXTRACT_PROMPT:
+                async for piece in super().stream(system, turns):
+                    yield piece
+                return
+            self.chats.append((system, list(turns)))
+            yield "larga " * 300 if turns[-1].text.startswith("Último") else "corta"
+
+    model = LongLast(context_tokens=4096)
+    engine = make_engine(model, context_tokens=600, summaries=True)
+    # The length is looked at every FOLD_EVERY (4) exchanges: the 8th is the long one.
+    for i in range(7):
+        await said(engine, msg(f"Mensaje {i}. " + "palabra " * 60))
+    await said(engine, msg("Último mensaje"))
+    with sqlite3.connect(db_path) as raw:
+        ((through, last),) = raw.execute(
+            "SELECT c.summary_through, (SELECT max(id) FROM messages WHERE role = 'user')"
+            " FROM conversations c"
+        ).fetchall()
+    assert model.summaries and through < last  # folded, but not the newest exchange
