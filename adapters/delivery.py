@@ -271,12 +271,19 @@ class _Reply(Generic[H]):
         self._current = self._shown = None
 
     async def decorate(self, buttons: Feedback) -> None:
-        """Put the buttons on the last page already delivered."""
+        """Put the buttons on the last page, already delivered in full: one try, no more.
+
+        The person has the whole answer already; a refused edit only leaves it without
+        buttons (never a second copy of the page, never an answer counted as unseen).
+        """
         if self._last is None or not self.result.messages:
             return
-        page, self._shown = self._last
-        self._current = self.result.messages[-1]
-        await self.final(page, buttons)
+        page, shown = self._last
+        body = replace(shown or Body(page), buttons=buttons)
+        try:
+            await self.surface.edit(self.result.messages[-1], body)
+        except Exception as exc:
+            log.info("could not add the buttons to a delivered answer: %s", exc)
 
     async def attach(self, file: Attachment) -> None:
         """Deliver the reply's file after its text, as persistently and within the same deadline."""

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # A chat that refused the bot is remembered this long (or until it writes again).
 GONE_FOR = 3600.0
+# How long a button press may wait for the store before it is answered anyway.
+PRESS_WAIT = 5.0
 
 
 class Conversations(Protocol):
@@ -45,6 +47,8 @@ class Conversations(Protocol):
     async def rate(
         self, msg: IncomingMessage, reply_id: int | None, rating: int | None, reason: str = ""
     ) -> tuple[Rated, str]: ...
+
+    async def may_redo(self, msg: IncomingMessage, reply_id: int) -> tuple[Rated, str]: ...
 
 
 class Session:
@@ -73,9 +77,21 @@ class Session:
         """A feedback button pressed on answer `reply_id` (👍 1, 👎 -1): whether it counted,
         and the short localised line to show the person who pressed it."""
         try:
-            return await self.engine.rate(msg, reply_id, rating, reason)
+            # A press must be answered within seconds: a store stuck behind a long write
+            # gets the error line rather than a spinner that never stops.
+            async with asyncio.timeout(PRESS_WAIT):
+                return await self.engine.rate(msg, reply_id, rating, reason)
         except Exception:
             log.exception("could not store a %s rating", msg.key.platform)
+            return Rated.GONE, t("internal_error", await self.engine.language(msg))
+
+    async def may_redo(self, msg: IncomingMessage, reply_id: int) -> tuple[Rated, str]:
+        """Whether ↻ on `reply_id` would regenerate it; if not, the line for the presser."""
+        try:
+            async with asyncio.timeout(PRESS_WAIT):
+                return await self.engine.may_redo(msg, reply_id)
+        except Exception:
+            log.exception("could not check a %s regenerate", msg.key.platform)
             return Rated.GONE, t("internal_error", await self.engine.language(msg))
 
     @property

@@ -148,6 +148,16 @@ class Engine:
         else:
             await self.store.settle(ref, Outcome.UNDELIVERED)
 
+    async def may_redo(self, msg: IncomingMessage, reply_id: int) -> tuple[Rated, str]:
+        """Whether a ↻ pressed on `reply_id` would regenerate it, and if not, the line to
+        show only the presser (a button's toast), before anything is stored or said."""
+        user = await self.store.find_user(msg.key.platform, msg.key.user_id)
+        lang = self._lang(msg, user.lang if user else None)
+        if user is None:
+            return Rated.NOT_YOURS, feedback_text(Rated.NOT_YOURS, None, lang)
+        rated = await self.store.redoable(user.ids, msg.key.chat_id, reply_id)
+        return rated, "" if rated is Rated.OK else feedback_text(rated, None, lang)
+
     async def rate(
         self, msg: IncomingMessage, reply_id: int | None, rating: int | None, reason: str = ""
     ) -> tuple[Rated, str]:

@@ -264,10 +264,6 @@ class MemoryStore(Protocol):
         keeps its earlier reason unless `reason` is given."""
         ...
 
-    async def rating(self, reply_id: int) -> int | None:
-        """The rating an answer has now."""
-        ...
-
     async def latest_reply(self, user_ids: Sequence[int], chat_id: str) -> int | None:
         """The person's newest ok answer in this chat, if any."""
         ...
@@ -277,6 +273,10 @@ class MemoryStore(Protocol):
     ) -> tuple[Rated, Redo | None]:
         """The exchange to regenerate: the newest of the conversation (`reply_id` must be
         its answer when given)."""
+        ...
+
+    async def redoable(self, user_ids: Sequence[int], chat_id: str, reply_id: int) -> Rated:
+        """Whether ↻ on this answer would regenerate it (nothing is written)."""
         ...
 
     async def complete_again(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -63,6 +64,10 @@ class TelegramAdapter:
         self.session = session
         self.commands = commands
         self.admin_chats = convert.admin_chats(admins)
+        # A lock per answer being rated; entries vanish once no press holds them.
+        self._pressing: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def register_commands(self, app: TelegramApp) -> None:
         """Offer the engine's commands as Telegram's menu, in every catalog language."""
@@ -127,6 +132,12 @@ class TelegramAdapter:
             command=CommandCall("retry", str(reply_id)) if action == "redo" else None,
         )
         if action == "redo":
+            rated, line = await self.session.may_redo(person, reply_id)
+            if rated is not Rated.OK:
+                # Someone else's answer, or an old one: told to the presser alone, nothing
+                # stored or posted in the chat.
+                await _answer_query(query, line)
+                return
             await _answer_query(query)
             # The new answer streams into a new message, quoting the one it replaces.
             surface = TelegramSurface(
@@ -135,15 +146,20 @@ class TelegramAdapter:
             await self.session.handle(person, surface)
             return
         rating = 1 if action == "up" else -1
-        rated, line = await self.session.rate(person, reply_id, rating)
-        await _answer_query(query, line)
-        if rated is Rated.OK:
-            try:  # show the choice; the rating is stored whatever becomes of this
-                await translated(
-                    query.edit_message_reply_markup(keyboard(Feedback(reply_id, rating)))
-                )
-            except Exception as exc:
-                log.info("could not mark the rating on the keyboard: %s", exc)
+        # Presses on one answer one at a time: the keyboard ends up showing what is stored.
+        lock = self._pressing.get(reply_id)
+        if lock is None:
+            lock = self._pressing[reply_id] = asyncio.Lock()
+        async with lock:
+            rated, line = await self.session.rate(person, reply_id, rating)
+            await _answer_query(query, line)
+            if rated is Rated.OK:
+                try:  # show the choice; the rating is stored whatever becomes of this
+                    await translated(
+                        query.edit_message_reply_markup(keyboard(Feedback(reply_id, rating)))
+                    )
+                except Exception as exc:
+                    log.info("could not mark the rating on the keyboard: %s", exc)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Never the message text: only what failed and where.

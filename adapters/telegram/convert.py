@@ -19,6 +19,8 @@ PLATFORM = "telegram"
 UPDATES = ("message", "callback_query")
 # The feedback buttons' actions, in callback data "fb:<action>:<reply id>" (at most 64 bytes).
 ACTIONS = ("up", "down", "redo")
+# ASCII digits only, and no more than a SQLite rowid can hold.
+_FEEDBACK = re.compile(r"fb:(up|down|redo):(\d{1,18})", re.ASCII)
 # Checked in this order: an animation also carries a document, a venue a location.
 MEDIA_KINDS = (
     "sticker",
@@ -137,7 +139,5 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
 
 def feedback_action(data: str) -> tuple[str, int] | None:
     """A feedback button's callback data ("fb:up:42") as (action, reply id); None if foreign."""
-    parts = data.split(":")
-    if len(parts) != 3 or parts[0] != "fb" or parts[1] not in ACTIONS or not parts[2].isdigit():
-        return None
-    return parts[1], int(parts[2])
+    found = _FEEDBACK.fullmatch(data)
+    return (found.group(1), int(found.group(2))) if found else None

@@ -132,7 +132,7 @@ class TelegramSurface:
         )
 
     async def finish(self, delivered: Delivery[int]) -> None:
-        return None  # buttons come here (feedback, regenerate)
+        return None  # the buttons went with the last page's final text
 
     async def _call(self, make: Callable[[int], Awaitable[T]]) -> T:
         """`make(chat_id)` with errors translated; once more on the new id of a migrated group."""

@@ -48,11 +48,6 @@ class FeedbackQueries(Database):
         )
         return Rated.OK
 
-    async def rating(self, reply_id: int) -> int | None:
-        """The rating an answer has now (None when unrated or gone)."""
-        row = await self._one("SELECT rating FROM messages WHERE id = ?", (reply_id,))
-        return None if row is None else row[0]
-
     async def latest_reply(self, user_ids: Sequence[int], chat_id: str) -> int | None:
         """The person's newest answer that may be rated in this chat (for /good and /bad)."""
         row = await self._one(
@@ -97,6 +92,25 @@ class FeedbackQueries(Database):
         )
         reply, persona = kept if kept else (None, None)
         return Rated.OK, Redo(prompt_id, text, images, reply, persona)
+
+    async def redoable(self, user_ids: Sequence[int], chat_id: str, reply_id: int) -> Rated:
+        """Whether ↻ on this answer would regenerate it, read without writing anything: it
+        must be the person's, here, and the newest answer of their open conversation."""
+        row = await self._one(
+            "SELECT r.user_id, r.role, r.kind, r.outcome, r.chat_id, c.active,"
+            " r.reply_to = (SELECT max(u.id) FROM messages u WHERE u.conversation_id ="
+            "  r.conversation_id AND u.role = 'user' AND u.kind = 'chat')"
+            " FROM messages r JOIN conversations c ON c.id = r.conversation_id WHERE r.id = ?",
+            (reply_id,),
+        )
+        if row is None or row[1] != "assistant" or row[2] != "chat":
+            return Rated.GONE
+        owner, _, _, outcome, chat, active, newest = row
+        if owner not in user_ids:
+            return Rated.NOT_YOURS
+        if outcome != Outcome.OK.value or chat != chat_id or not active or not newest:
+            return Rated.NOT_LATEST
+        return Rated.OK
 
     async def complete_again(
         self,

@@ -134,14 +134,52 @@ async def test_end_to_end_on_the_real_engine_rating_and_regenerating(
         await bot.answered(ANA, 2)
         second = bot.api.bot_messages(ANA)[-1]
         assert second.text == "Es azul celeste." and labels(second.reply_markup)[0] == "👍"
-        # Pressing ↻ on the replaced answer: only the newest can be regenerated.
-        bot.api.press(ANA, ANA, first.message_id, redo, language_code="es")
-        await bot.answered(ANA, 3)
-        assert bot.api.bot_messages(ANA)[-1].text == t("retry_not_latest", "es")
+        # Pressing ↻ on the replaced answer: only the newest can be regenerated, and the
+        # presser alone is told so.
+        query = bot.api.press(ANA, ANA, first.message_id, redo, language_code="es")
+        await bot.api.wait_for(lambda: query in bot.api.answered)
         await bot.settled()
+        assert bot.api.answered[query]["text"] == t("retry_not_latest", "es")
+        assert len(bot.api.bot_messages(ANA)) == 2
     with sqlite3.connect(db) as raw:
         stored = raw.execute(
             "SELECT text, outcome, rating FROM messages WHERE role = 'assistant' ORDER BY id"
         ).fetchall()
     assert stored == [("Es azul.", "superseded", -1), ("Es azul celeste.", "ok", None)]
     assert up.startswith("fb:up:")
+
+
+async def test_someone_elses_regenerate_is_a_toast_and_nothing_is_posted(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(ScriptedEngine("Hola a todos."))
+    bot.api.push_text(GROUP, ANA, "@tertulia_bot hola")
+    await bot.answered(GROUP)
+    [answer] = bot.api.bot_messages(GROUP)
+    reply_id = next(iter(bot.engine.askers))
+    query = bot.api.press(GROUP, BEN, answer.message_id, f"fb:redo:{reply_id}", first_name="Ben")
+    await bot.api.wait_for(lambda: query in bot.api.answered)
+    await bot.settled()
+    assert bot.api.answered[query]["text"] == t("rate_not_yours", "en")
+    assert len(bot.api.bot_messages(GROUP)) == 1 and len(bot.engine.messages) == 1
+
+
+async def test_quick_presses_leave_the_keyboard_showing_what_is_stored(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(ScriptedEngine("Madrid."))
+    bot.api.push_text(ANA, ANA, "¿Capital?")
+    await bot.answered(ANA)
+    [answer] = bot.api.bot_messages(ANA)
+    reply_id = next(iter(bot.engine.askers))
+    pressed = [
+        bot.api.press(ANA, ANA, answer.message_id, f"fb:{a}:{reply_id}")
+        for a in ("up", "down", "up", "down", "up")
+    ]
+    await bot.api.wait_for(lambda: set(pressed) <= set(bot.api.answered))
+    await bot.settled()
+    last = bot.engine.ratings[-1][2]
+    assert len(bot.engine.ratings) == 5
+    assert labels(answer.reply_markup)[:2] == (["👍 ✓", "👎"] if last == 1 else ["👍", "👎 ✓"])
+    # Every press was answered, and promptly (the fake records how long each waited).
+    assert all(bot.api.answered[q]["after"] < 3.0 for q in pressed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.delivery import Feedback, deliver, feedback
+from adapters.delivery import Feedback, Rejected, deliver, feedback
 from bot.types import Accepted, Done, Outcome, ReplyEvent, TurnRef
 from tests.delivery.surfaces import Clock, RecordingSurface, timed
 
@@ -63,3 +63,27 @@ async def test_failures_commands_and_refusals_get_no_buttons() -> None:
         surface = RecordingSurface(clock)
         await deliver(timed(clock, (0.0, "texto"), (0.0, done)), surface, clock.policy())
         assert surface.writes() and all(c.buttons is None for c in surface.calls)
+
+
+async def test_an_answer_whose_pages_were_all_final_gets_its_buttons_by_an_edit() -> None:
+    clock = Clock()
+    surface = RecordingSurface(clock, limit=100)
+    text = "x" * 100 + "\n\n"  # exactly a page: nothing is left open when the answer ends
+    result = await deliver(timed(clock, (0.0, text), (0.0, OK)), surface, clock.policy())
+    writes = surface.writes()
+    assert result.delivered and surface.messages == {1: "x" * 100}
+    assert writes[-1].kind == "edit" and writes[-1].buttons == BUTTONS
+    assert writes[-1].text == "x" * 100
+
+
+async def test_a_refused_edit_for_the_buttons_costs_nothing_else() -> None:
+    clock = Clock()
+    surface = RecordingSurface(clock, limit=100)
+    surface.fail("edit", Rejected("Bad Request: message can't be edited"))
+    text = "x" * 100 + "\n\n"
+    result = await deliver(timed(clock, (0.0, text), (0.0, OK)), surface, clock.policy())
+    # The person has the whole answer: no second copy, still delivered, only no buttons.
+    assert result.delivered and not result.broken
+    assert [w.kind for w in surface.writes()] == ["send", "edit"] and surface.messages == {
+        1: "x" * 100
+    }

@@ -314,3 +314,28 @@ async def test_recall_pairs_a_regenerated_turn_with_the_answer_that_stands(
     # The question is found by its words and comes with the answer that stands.
     assert "¿Qué sabes de Lugo?" in system
     assert "Respuesta nueva." in system and "Respuesta vieja." not in system
+
+
+async def test_may_redo_answers_without_storing_anything(
+    make_engine: MakeEngine, db_path: Path
+) -> None:
+    engine = make_engine(FakeModel("vale"))
+    old = await ask(engine, "uno", chat="g", is_direct=False)
+    new = await ask(engine, "dos", chat="g", is_direct=False)
+    assert old.ref is not None and new.ref is not None and new.ref.reply_id is not None
+    assert old.ref.reply_id is not None
+    before = rows(db_path, "SELECT count(*) FROM messages")
+    assert await engine.may_redo(msg(chat="g"), new.ref.reply_id) == (Rated.OK, "")
+    assert await engine.may_redo(msg(chat="g"), old.ref.reply_id) == (
+        Rated.NOT_LATEST,
+        t("retry_not_latest", "en"),
+    )
+    for user in ("u2", "stranger"):
+        got = await engine.may_redo(msg(user=user, chat="g"), new.ref.reply_id)
+        assert got == (Rated.NOT_YOURS, t("rate_not_yours", "en"))
+    assert (await engine.may_redo(msg(chat="other"), new.ref.reply_id))[0] is Rated.NOT_LATEST
+    assert (await engine.may_redo(msg(chat="g"), 999999))[0] is Rated.GONE
+    assert rows(db_path, "SELECT count(*) FROM messages") == before
+    assert rows(db_path, "SELECT count(*) FROM users") == [(1,)]  # no row for a stranger
+    await collect(engine, command("/new", chat="g", is_direct=False))
+    assert (await engine.may_redo(msg(chat="g"), new.ref.reply_id))[0] is Rated.NOT_LATEST

@@ -115,6 +115,16 @@ class ScriptedEngine:
         self.ratings.append((msg.key.user_id, reply_id or 0, rating, reason))
         return Rated.OK, feedback_text(Rated.OK, rating, lang, reason=bool(reason.strip()))
 
+    async def may_redo(self, msg: IncomingMessage, reply_id: int) -> tuple[Rated, str]:
+        """Like the engine: only the asker's newest answer is regenerated."""
+        lang = await self.language(msg)
+        asker = self.askers.get(reply_id)
+        if asker is None:
+            return Rated.GONE, t("rate_gone", lang)
+        if asker != msg.key.user_id:
+            return Rated.NOT_YOURS, t("rate_not_yours", lang)
+        return Rated.OK, ""
+
     async def language(self, msg: IncomingMessage) -> str:
         return self.chosen_lang.get(msg.key) or normalize_lang(msg.language) or "en"
 

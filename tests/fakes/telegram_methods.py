@@ -54,8 +54,18 @@ def check_keyboard(markup: Any) -> dict[str, Any] | None:
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
         raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
     for button in (b for row in rows for b in row):
-        if not button.get("text"):
-            raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        if not isinstance(button.get("text"), str) or not button["text"]:
+            raise ApiError(
+                400,
+                'Bad Request: can\'t parse inline keyboard button: Field "text" '
+                "must be of type String",
+            )
+        if not set(button) & {"callback_data", "url", "switch_inline_query", "pay"}:
+            raise ApiError(
+                400,
+                "Bad Request: can't parse inline keyboard button: Text buttons "
+                "are unallowed in the inline keyboard",
+            )
         data = button.get("callback_data")
         if data is not None and not 1 <= len(str(data).encode()) <= 64:
             raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
