@@ -87,6 +87,12 @@ class FeedbackPresses:
         await interaction.response.send_modal(reason_form(press, _lang(interaction)))
 
     async def _redo(self, interaction: discord.Interaction, press: Press) -> None:
+        rated, line = await self.session.may_redo(presser(interaction), press.reply_id)
+        if rated is not Rated.OK:
+            # Someone else's answer, or an older one: told to the presser alone, before
+            # anything is stored (a read, well within Discord's 3 s).
+            await _tell(interaction, line)
+            return
         shown = interaction.message
         # Someone else's ↻ is answered to them alone: the engine's "not yours" (or, for a
         # linked identity, the new answer) must not land in the channel for everyone.

@@ -258,24 +258,32 @@ async def test_someone_else_s_redo_is_answered_only_to_them(
         answer = await fake.wait_for(reply_to(fake, mid))
         await fake.wait_for(lambda: answer.components)
         redo = await fake.press(answer.id, button(answer, "↻"), user_id=9)
-        assert await acknowledged(fake, redo) == 5
-        await fake.wait_for(answered(fake, redo))
-    assert redo.ephemeral  # whatever the engine says goes to the presser alone
-    msg = engine.messages[-1]
-    assert (msg.key, msg.private, msg.is_direct) == (key(9, CHANNEL), True, False)
+        # Checked before anything is stored: a line only the presser sees, at once.
+        assert await acknowledged(fake, redo) == 4
+        line = fake.messages[redo.original_id or 0]
+    assert redo.ephemeral and line.flags & EPHEMERAL
+    assert line.content == t("rate_not_yours", "en")
+    assert len(engine.messages) == 1  # nothing handed to the engine
 
 
-async def test_redo_on_a_private_answer_stays_private(fake: FakeDiscord, tmp_path: Path) -> None:
+async def test_a_linked_identity_s_redo_is_answered_privately(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
     engine = ScriptedEngine(first_then_again)
+    engine.linked["9"] = "8"  # user 9 is the same person as 8 (/link)
     async with adapter(engine, fake, tmp_path):
         mid = await fake.guild_message(8, CHANNEL, "<@1001> hello", mention=True)
         answer = await fake.wait_for(reply_to(fake, mid))
         await fake.wait_for(lambda: answer.components)
-        # Someone else's ↻, answered to them alone (as for a linked identity of the asker).
+        # Not the identity that asked: the new answer goes to the presser alone.
         first = await fake.press(answer.id, button(answer, "↻"), user_id=9)
+        assert await acknowledged(fake, first) == 5
         private = await fake.wait_for(answered(fake, first))
         await fake.wait_for(lambda: private.components)
         assert private.flags & EPHEMERAL
+        msg = engine.messages[-1]
+        assert (msg.key, msg.private, msg.is_direct) == (key(9, CHANNEL), True, False)
+        # ↻ on that private answer stays private too.
         redo = await fake.press(private.id, button(private, "↻"), user_id=9)
         assert await acknowledged(fake, redo) == 5
         new = await fake.wait_for(answered(fake, redo))

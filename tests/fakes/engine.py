@@ -54,6 +54,8 @@ class ScriptedEngine:
         # Ratings pressed: (who, reply id, rating, reason); each answer's asker by reply id.
         self.ratings: list[tuple[str, int, int | None, str]] = []
         self.askers: dict[int, str] = {}
+        # Identities linked to another (/link): they may rate and redo its answers.
+        self.linked: dict[str, str] = {}
         self._seen: set[tuple[ConversationKey, str]] = set()
         self._ids = itertools.count(1)
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
@@ -110,7 +112,7 @@ class ScriptedEngine:
         asker = self.askers.get(reply_id or 0)
         if asker is None:
             return Rated.GONE, t("rate_gone", lang)
-        if asker != msg.key.user_id:
+        if not self._same_person(asker, msg.key.user_id):
             return Rated.NOT_YOURS, t("rate_not_yours", lang)
         self.ratings.append((msg.key.user_id, reply_id or 0, rating, reason))
         return Rated.OK, feedback_text(Rated.OK, rating, lang, reason=bool(reason.strip()))
@@ -121,9 +123,12 @@ class ScriptedEngine:
         asker = self.askers.get(reply_id)
         if asker is None:
             return Rated.GONE, t("rate_gone", lang)
-        if asker != msg.key.user_id:
+        if not self._same_person(asker, msg.key.user_id):
             return Rated.NOT_YOURS, t("rate_not_yours", lang)
         return Rated.OK, ""
+
+    def _same_person(self, one: str, other: str) -> bool:
+        return self.linked.get(one, one) == self.linked.get(other, other)
 
     async def language(self, msg: IncomingMessage) -> str:
         return self.chosen_lang.get(msg.key) or normalize_lang(msg.language) or "en"
