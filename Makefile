@@ -14,7 +14,7 @@ endif
 LLAMA_VERSION := llama-cpp-python>=0.3.2,<0.4
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run chat test lint bench embed-local clean
+.PHONY: run chat test lint bench embed-local dashboard dashboard-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,22 @@ embed-local: $(VENV)/.embed-local
 
 $(VENV)/.embed-local: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -e '.[embed-local]'
+	@touch $@
+
+# Optional: the web dashboard (Streamlit). This installs it; `.venv/bin/tertulia dashboard`
+# starts it on http://127.0.0.1:8501.
+dashboard: $(VENV)/.dashboard
+
+$(VENV)/.dashboard: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -e '.[dashboard]'
+	@touch $@
+
+# The dashboard's browser test and benchmark also need Playwright (and Debian's chromium:
+# `apt-get install chromium`, which .ci/run does).
+dashboard-test: $(VENV)/.dashboard-test
+
+$(VENV)/.dashboard-test: pyproject.toml $(VENV)/.dashboard
+	$(BIN)/pip install -e '.[dashboard,dashboard-test]'
 	@touch $@
 
 run: $(VENV)/.installed

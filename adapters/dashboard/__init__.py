@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (`tertulia dashboard`): charts, people, a playground, dataset export."""
