@@ -295,10 +295,13 @@ class TrainingTurn:
 
 @dataclass(frozen=True, slots=True)
 class TrainingConversation:
-    """One conversation of a person who consented to tuning, with their current choices.
+    """One conversation of a person who consented to tuning (or the part of it answered
+    as one persona), with the person's language.
 
-    `persona` and `lang` are the person's (the root identity's), shared by linked
-    identities; neither is kept per message, so they are today's, not the day's.
+    `persona` is the one its answers were written as (kept with each answer since
+    migration 010; older answers count as the person's persona today); a conversation in
+    which the person switched persona comes as one part per persona, with the same id.
+    `lang` is the person's (the root identity's), shared by linked identities.
     """
 
     id: int

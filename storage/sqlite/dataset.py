@@ -27,7 +27,7 @@ MIN_ID_DIGITS = 5
 _SELECT = (
     "SELECT c.id, p.id, u.id, u.platform, c.chat_id, c.started_at, p.persona, p.lang,"
     " m.id, m.role, m.text, m.kind, m.outcome, m.created_at, m.reply_to, m.rating,"
-    " m.rating_reason, m.images"
+    " m.rating_reason, m.images, m.persona"
     " FROM users u"
     " CROSS JOIN users p ON p.id = coalesce(u.person_id, u.id)"
     " CROSS JOIN conversations c ON c.user_id = u.id"
@@ -116,11 +116,6 @@ class DatasetReader:
             # `+` keeps the users scan in id order (the platform index would need a sort).
             sql += " AND +u.platform = ?"
             params.append(platform)
-        if persona is not None:
-            known = sorted(personas)
-            marks = ",".join("?" * len(known)) or "NULL"
-            sql += f" AND (CASE WHEN p.persona IN ({marks}) THEN p.persona ELSE ? END) = ?"
-            params += [*known, default_persona, persona]
         if language is not None:
             sql += " AND (p.lang IS NULL OR p.lang = ?)"
             params.append(language)
@@ -128,13 +123,40 @@ class DatasetReader:
             sql += " AND m.created_at >= ?"
             params.append(since)
         rows = self.db.execute(sql + _ORDER, params)
+        known = frozenset(personas)
         for _, group in itertools.groupby(rows, key=lambda row: row[0]):
-            yield _conversation(list(group))
+            for part in _parts(list(group)):
+                # A persona the engine no longer has answered as the default one.
+                name = part.persona if part.persona in known else default_persona
+                if persona is None or name == persona:
+                    yield part
 
 
-def _conversation(rows: list[tuple[Any, ...]]) -> TrainingConversation:
-    """One conversation's rows (the same conversation columns, one message each)."""
-    conv, person, user, platform, chat, started, persona, lang = rows[0][:8]
+def _parts(rows: list[tuple[Any, ...]]) -> Iterator[TrainingConversation]:
+    """One conversation's rows (the same conversation columns, one message each), in one
+    part per run of answers written as the same persona: each example gets the system
+    instruction its answers really had."""
+    conv, person, user, platform, chat, started, today, lang = rows[0][:8]
+    # A user's turn belongs with the persona of its newest answer; one never answered
+    # (or an answer from before personas were kept) with the part it falls in.
+    answered = {r[14]: r[18] for r in rows if r[9] == "assistant" and r[18]}
+    part: list[tuple[Any, ...]] = []
+    current: str | None = None
+    for row in rows:
+        own = row[18] if row[9] == "assistant" else answered.get(row[8])
+        if own and current and own != current and part:
+            yield _conversation(rows[0], current, part)
+            part = []
+        current = own or current
+        part.append(row)
+    if part:
+        yield _conversation(rows[0], current or today, part)
+
+
+def _conversation(
+    head: tuple[Any, ...], persona: str | None, rows: list[tuple[Any, ...]]
+) -> TrainingConversation:
+    conv, person, user, platform, chat, started, _, lang = head[:8]
     turns = tuple(
         TrainingTurn(
             id=r[8],

@@ -51,6 +51,7 @@ class Person:
         outcome: Outcome = Outcome.OK,
         kind: TurnKind = TurnKind.CHAT,
         images: int = 0,
+        persona: str | None = None,
     ) -> TurnRef:
         """The person's turn and the bot's reply (None: no reply stored, the exchange
         settled with `outcome`). A command or refused input is answered and settled ok."""
@@ -69,7 +70,13 @@ class Person:
             await self.store.settle(got.ref, Outcome.OK if kind is not TurnKind.CHAT else outcome)
             return got.ref
         return await self.store.complete(
-            got.ref, reply=reply, outcome=outcome, tokens=1, first_token_ms=1, latency_ms=2
+            got.ref,
+            reply=reply,
+            outcome=outcome,
+            tokens=1,
+            first_token_ms=1,
+            latency_ms=2,
+            persona=persona,
         )
 
     async def regenerate(self, ref: TurnRef, reply: str, outcome: Outcome = Outcome.OK) -> TurnRef:

@@ -12,7 +12,7 @@ import pytest
 from bot.ports import StorageError
 from storage.sqlite import SqliteStore
 from storage.sqlite.dataset import DatasetReader
-from tests.dataset.conftest import Person, export
+from tests.dataset.conftest import Person, export, preview
 
 
 def contents(path: Path) -> bytes:
@@ -85,3 +85,28 @@ async def test_conversations_stream_one_at_a_time_in_bounded_memory(db_path: Pat
     assert seen == [(u, per_person) for u in range(1, people + 1)]
     # One conversation (100 KB of text) at a time, not the 20 MB the file holds.
     assert peak < 2 * 2**20
+
+
+async def test_each_part_of_a_conversation_gets_the_persona_its_answers_had(
+    db_path: Path, tmp_path: Path
+) -> None:
+    async with SqliteStore(db_path) as store:
+        ann = Person(store)
+        said = "Plants make sugar from light."
+        await ann.say("Explain photosynthesis in a few words.", said, persona="assistant")
+        await ann.say("And in more detail?", "Chlorophyll absorbs light...", persona="assistant")
+        # Switched to the tutor in the same conversation (/persona tutor), answers say so.
+        await ann.say("Quiz me on it.", "What does chlorophyll absorb?", persona="tutor")
+        await ann.say("Light!", "Correct, well done.", persona="tutor")
+        await store.set_persona(ann.id, "assistant")  # and back again today
+        await ann.consent()
+    with DatasetReader(db_path) as reader:
+        parts = list(reader.conversations(personas=("assistant", "tutor")))
+        tutor = list(reader.conversations(persona="tutor", personas=("assistant", "tutor")))
+    assert [(p.persona, len(p.turns)) for p in parts] == [("assistant", 4), ("tutor", 4)]
+    assert parts[0].id == parts[1].id  # one conversation, in two parts
+    assert [p.turns[0].text for p in tutor] == ["Quiz me on it."]
+    examples = preview(db_path, "openai-chat")
+    systems = sorted(e["messages"][0]["content"] for e in examples)
+    assert any("patient test tutor" in s for s in systems)
+    assert any("test assistant" in s for s in systems)
