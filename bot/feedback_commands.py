@@ -7,12 +7,14 @@ The buttons under each answer (Telegram, Discord) do the same through Engine.rat
 from __future__ import annotations
 
 import re
+import time
 
 from bot.command_base import Answer, Command, CommandArg, CommandContext, d
 from bot.i18n import t
 from bot.types import Rated
 
 REASON_CHARS = 500  # a short reason, not an essay
+REASON_WINDOW = 600.0  # seconds after a 👎 button in which "/bad <why>" explains that one
 _REPLY_ID = re.compile(r"#?(\d{1,18})")
 
 
@@ -38,10 +40,17 @@ def clean_reason(text: str) -> str | None:
 
 
 async def _rate(ctx: CommandContext, rating: int) -> str:
-    reply = await ctx.store.latest_reply(ctx.user.ids, ctx.msg.key.chat_id)
+    reason = clean_reason(ctx.args) if rating == -1 else None
+    reply = None
+    if reason is not None:
+        # "/bad <why>" just after a 👎 button: the reason is for the answer pressed, which
+        # may not be the newest one.
+        since = time.time() - REASON_WINDOW
+        reply = await ctx.store.rated_down(ctx.user.ids, ctx.msg.key.chat_id, since)
+    if reply is None:
+        reply = await ctx.store.latest_reply(ctx.user.ids, ctx.msg.key.chat_id)
     if reply is None:
         return t("rate_nothing", ctx.lang)
-    reason = clean_reason(ctx.args) if rating == -1 else None
     rated = await ctx.store.rate(ctx.user.ids, reply, rating, reason)
     return feedback_text(rated, rating, ctx.lang, reason=reason is not None)
 

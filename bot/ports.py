@@ -268,6 +268,10 @@ class MemoryStore(Protocol):
         """The person's newest ok answer in this chat, if any."""
         ...
 
+    async def rated_down(self, user_ids: Sequence[int], chat_id: str, since: float) -> int | None:
+        """The answer last rated 👎 here since `since` that has no reason yet."""
+        ...
+
     async def redo(
         self, user_ids: Sequence[int], conversation_id: int, reply_id: int | None
     ) -> tuple[Rated, Redo | None]:

@@ -58,6 +58,18 @@ class FeedbackQueries(Database):
         )
         return None if row is None else row[0]
 
+    async def rated_down(self, user_ids: Sequence[int], chat_id: str, since: float) -> int | None:
+        """The answer the person last rated 👎 in this chat since `since`, still without a
+        reason: where a reason sent after the button belongs."""
+        row = await self._one(
+            "SELECT id FROM messages"
+            f" WHERE user_id IN ({_marks(user_ids)}) AND chat_id = ? AND role = 'assistant'"
+            " AND rating = -1 AND rating_reason IS NULL AND rated_at >= ?"
+            " ORDER BY rated_at DESC LIMIT 1",
+            (*user_ids, chat_id, since),
+        )
+        return None if row is None else row[0]
+
     async def redo(
         self, user_ids: Sequence[int], conversation_id: int, reply_id: int | None
     ) -> tuple[Rated, Redo | None]:

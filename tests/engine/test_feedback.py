@@ -339,3 +339,18 @@ async def test_may_redo_answers_without_storing_anything(
     assert rows(db_path, "SELECT count(*) FROM users") == [(1,)]  # no row for a stranger
     await collect(engine, command("/new", chat="g", is_direct=False))
     assert (await engine.may_redo(msg(chat="g"), new.ref.reply_id))[0] is Rated.NOT_LATEST
+
+
+async def test_a_reason_sent_after_a_thumbs_down_button_goes_to_the_answer_pressed(
+    make_engine: MakeEngine, db_path: Path
+) -> None:
+    engine = make_engine(FakeModel("respuesta"))
+    older = await ask(engine, "uno")
+    await ask(engine, "dos")
+    assert older.ref is not None and older.ref.reply_id is not None
+    await engine.rate(msg(), older.ref.reply_id, -1)  # the 👎 button on the older answer
+    assert await collect(engine, command("/bad demasiado vaga")) == t("rated_down_reason", "en")
+    assert [a[2:] for a in answers(db_path)] == [(-1, "demasiado vaga"), (None, None)]
+    # With no 👎 waiting for its reason, /bad rates the newest answer.
+    assert await collect(engine, command("/bad otra")) == t("rated_down_reason", "en")
+    assert [a[2:] for a in answers(db_path)] == [(-1, "demasiado vaga"), (-1, "otra")]
