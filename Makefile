@@ -14,7 +14,7 @@ endif
 LLAMA_VERSION := llama-cpp-python>=0.3.2,<0.4
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run chat test lint bench embed-local dashboard dashboard-test clean
+.PHONY: run chat test lint bench bench-dashboard embed-local dashboard dashboard-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.bench_discord
 	$(BIN)/python -m bench.bench_memory
 	$(BIN)/python -m bench.bench_external
+	$(BIN)/python -m bench.bench_export
+
+# The dashboard's first page, in Debian's chromium (apt-get install chromium).
+bench-dashboard: $(VENV)/.installed-dev $(VENV)/.dashboard-test
+	$(BIN)/python -m bench.bench_dashboard
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
