@@ -14,6 +14,7 @@ PLACEHOLDERS: dict[str, str] = {
     "mention": "[mention]",
     "telegram_token": "[token]",
     "discord_token": "[token]",
+    "jwt": "[token]",
     "api_key": "[key]",
     "secret": "[secret]",
     "phone": "[phone]",
@@ -22,15 +23,20 @@ PLACEHOLDERS: dict[str, str] = {
 
 # One alternation, scanned once per text; at any position the first kind listed wins, so
 # the more specific shapes come first (a URL's user:pass@ before an e-mail, a bot token's
-# digits before an id).
+# digits before an id). The catch-all for random-looking secrets runs afterwards, on what
+# is left: run together with these it would swallow `OPENAI_API_KEY=sk-...` whole and
+# then let it go for its underscores.
 _KINDS = (
     # scheme://user:password@host...: the whole URL goes, the host may be private too.
     ("url_credentials", r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]+:[^\s/?#@]+@\S+"),
-    ("email", r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
+    ("email", r"(?<![\w.+'-])[\w.+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
     # Discord's mentions of users, roles and channels: <@123>, <@!123>, <@&123>, <#123>.
     ("mention", r"<(?:@[!&]?|#)\d{5,}>"),
-    # BotFather's tokens: the bot's id, a colon, 35 characters.
-    ("telegram_token", r"(?<![\w-])\d{6,12}:[A-Za-z0-9_-]{35}(?![\w-])"),
+    # BotFather's tokens: the bot's id, a colon, 35 characters (also inside a Bot API URL,
+    # .../bot<token>/method).
+    ("telegram_token", r"(?:(?<=bot)|(?<![\w-]))\d{6,12}:[A-Za-z0-9_-]{35}(?![\w-])"),
+    # JSON Web Tokens: header, payload (which may hold an id or an e-mail) and signature.
+    ("jwt", r"(?<![\w-])eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*"),
     # Discord's: base64 of the bot's id, a timestamp and an HMAC, dot-separated.
     ("discord_token", r"(?<![\w-])[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}"),
     # Keys with a known prefix: OpenAI (sk-), Google (AIza), AWS (AKIA), GitHub, Slack.
@@ -39,13 +45,14 @@ _KINDS = (
         r"(?<![\w-])(?:sk-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}|AKIA[0-9A-Z]{16}"
         r"|gh[pousr]_[A-Za-z0-9]{36,}|xox[abprs]-[A-Za-z0-9-]{10,})",
     ),
-    # Any long unbroken run of key-like characters; kept unless it looks random (below).
-    ("secret", r"(?<![A-Za-z0-9_+/=-])[A-Za-z0-9_+/=-]{32,}(?![A-Za-z0-9_+/=-])"),
     # Digits with separators or a leading +; told from dates and numbers below.
     ("phone", r"(?<![\w+(])(?:\+|\()?\d[\d ().-]{6,}\d(?!\w)"),
     ("platform_id", r"(?<![\w-])\d{5,20}(?![\w-])"),
 )
 _PATTERN = re.compile("|".join(f"(?P<{kind}>{rx})" for kind, rx in _KINDS))
+# Any long unbroken run of key-like characters (base64's = only as padding, so `NAME=`
+# stays out of it); kept unless it looks random (below).
+_SECRET = re.compile(r"(?<![A-Za-z0-9_+/-])(?P<secret>[A-Za-z0-9_+/-]{32,}={0,2})(?![\w+/=-])")
 # Nothing above can match a text with neither a digit nor an @ (every key, token and
 # phone has digits): such texts, most of them, skip the scan.
 _MAYBE = re.compile(r"[0-9@]")
@@ -54,6 +61,9 @@ SECRET_BITS = 3.5  # bits per character: English prose ~4.1 but has no digits mi
 _GROUPED = re.compile(r"\(?\d{2,4}\)?(?:[ .-]\(?\d{2,4}\)?){2,5}")
 _DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 _IP = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+# A Spanish number written without spaces: a mobile (6, 7) or a landline (8, 9), with or
+# without the country code. The first users are in Spain.
+_SPANISH = re.compile(r"(?:(?:\+|00)?34)?[6-9]\d{8}")
 
 
 class Redactor:
@@ -70,7 +80,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not _MAYBE.search(text):
             return text
-        return _PATTERN.sub(self._replace, text)
+        return _SECRET.sub(self._replace, _PATTERN.sub(self._replace, text))
 
     def _replace(self, match: re.Match[str]) -> str:
         kind, found = match.lastgroup or "", match.group()
@@ -105,4 +115,4 @@ def looks_like_phone(text: str) -> bool:
     digits = sum(c.isdigit() for c in text)
     if not 9 <= digits <= 15 or _DATE.search(text) or _IP.fullmatch(text):
         return False
-    return text.startswith("+") or bool(_GROUPED.fullmatch(text))
+    return text.startswith("+") or bool(_GROUPED.fullmatch(text)) or bool(_SPANISH.fullmatch(text))

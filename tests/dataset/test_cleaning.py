@@ -207,6 +207,29 @@ def test_the_redactor_tells_secrets_from_ordinary_text() -> None:
     assert redact.counts == {"platform_id": 1, "phone": 2, "secret": 1}
 
 
+def test_keys_after_a_name_spanish_numbers_tokens_in_urls_and_jwts_are_redacted() -> None:
+    redact = Redactor()
+    cases = {
+        "OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789": "OPENAI_API_KEY=[key]",
+        "key=sk-abcdefghijklmnopqrstuvwx1234": "key=[key]",
+        "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE": "AWS_ACCESS_KEY_ID=[key]",
+        "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": (
+            "aws_secret_access_key=[secret]"
+        ),
+        "WhatsApp 654321987, o llama al 912345678": "WhatsApp [phone], o llama al [phone]",
+        "https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1/getMe": (
+            "https://api.telegram.org/bot[token]/getMe"
+        ),
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlF": (
+            "[token]"
+        ),
+        "escribe a ana.o'neil@example.com": "escribe a [email]",
+    }
+    assert {text: redact(text) for text in cases} == cases
+    kept = "year 2023, count 123456789, 1500 euros on 2024-05-01"  # 1 is no Spanish number
+    assert redact(kept) == kept
+
+
 async def test_an_example_too_short_to_teach_anything_is_dropped(
     store: SqliteStore, db_path: Path, tmp_path: Path
 ) -> None:
