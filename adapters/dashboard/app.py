@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from adapters.dashboard.launch import is_loopback
 from adapters.dashboard.shell import LANG_KEY, lang, settings, tr
 from adapters.dashboard.text import LANGS
 
@@ -18,6 +19,10 @@ SIGNED_IN = "dashboard_signed_in"
 def signed_in() -> bool:
     """True once the operator gave TERTULIA_DASHBOARD_PASSWORD (always, when none is set)."""
     secret = settings().dashboard_password
+    if secret is None and not is_loopback(str(st.get_option("server.address") or "127.0.0.1")):
+        # The password was taken out of .env while the server listens beyond this machine.
+        st.error(tr("password_needed"))
+        return False
     if secret is None or st.session_state.get(SIGNED_IN):
         return True
     with st.form("sign_in"):

@@ -82,6 +82,10 @@ class Playground:
         )
         self._thread.start()
         self._stop = asyncio.Event()
+        # No vectors and no background learning here: the engine's indexer embeds every
+        # person's backlog (and would send it to an embedding API from the operator's
+        # dashboard); the playground writes its own turns and nothing else.
+        settings = settings.model_copy(update={"embedder": "none", "learn": "off"})
         opened: concurrent.futures.Future[Runtime] = concurrent.futures.Future()
         self._life = asyncio.run_coroutine_threadsafe(self._live(settings, opened), self._loop)
         try:

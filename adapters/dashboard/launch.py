@@ -11,6 +11,7 @@ from pathlib import Path
 from config.settings import Settings, SettingsError
 
 APP = Path(__file__).resolve().parent / "app.py"
+MIN_PASSWORD = 12  # a guess a second per session: a short one would fall to many sessions
 
 
 def is_loopback(address: str) -> bool:
@@ -26,11 +27,14 @@ def is_loopback(address: str) -> bool:
 def check(settings: Settings) -> None:
     """Refuse to listen beyond this machine without a password, and to start without Streamlit."""
     address = settings.dashboard_address
-    if not is_loopback(address) and settings.dashboard_password is None:
+    password = settings.dashboard_password
+    if not is_loopback(address) and password is None:
         raise SettingsError(
             f"TERTULIA_DASHBOARD_PASSWORD is required to listen on {address}"
             " (TERTULIA_DASHBOARD_ADDRESS is not a loopback address)"
         )
+    if password is not None and len(password.get_secret_value().strip()) < MIN_PASSWORD:
+        raise SettingsError(f"TERTULIA_DASHBOARD_PASSWORD must have {MIN_PASSWORD}+ characters")
     if importlib.util.find_spec("streamlit") is None:
         raise SettingsError("the dashboard is not installed: run `make dashboard`")
 

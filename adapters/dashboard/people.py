@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import streamlit as st
@@ -97,8 +98,26 @@ def _person(found: Insights, person: Identity) -> None:
         return
     if chosen.summary:
         with st.expander(tr("summary")):
-            st.write(chosen.summary)
+            st.markdown(literal(chosen.summary))  # written from the person's words
     turns(found.messages(chosen.id, SHOWN_TURNS))
+
+
+# Markdown's own characters, and Streamlit's (":red[...]" colours, "$" maths): escaped, a
+# person's text reads as they typed it and can never make the operator's browser do anything.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:$<])")
+# An image in a model's Markdown would be fetched by the operator's browser on sight: a
+# tracking pixel a person can ask the model to write. Shown as its description instead.
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)|!\[([^\]]*)\]\[[^\]]*\]")
+
+
+def literal(text: str) -> str:
+    """`text` as Markdown that shows exactly these characters (a person's words)."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def without_images(text: str) -> str:
+    """A model's Markdown with its images as plain words (links and code stay)."""
+    return _IMAGE.sub(lambda m: f"[{m.group(1) or m.group(2) or 'image'}]", text)
 
 
 def turns(messages: Sequence[Message], under: Callable[[Message], None] | None = None) -> None:
@@ -106,7 +125,8 @@ def turns(messages: Sequence[Message], under: Callable[[Message], None] | None =
     adds to a bubble (the playground's rating buttons)."""
     for m in messages:
         with st.chat_message("user" if m.role == "user" else "assistant"):
-            st.markdown(m.text)
+            # A person's words literally; a model's Markdown rendered, but never an image.
+            st.markdown(literal(m.text) if m.role == "user" else without_images(m.text))
             notes = [when(m.created_at)]
             if m.kind != "chat":
                 notes.append(m.kind)
@@ -116,6 +136,6 @@ def turns(messages: Sequence[Message], under: Callable[[Message], None] | None =
                 notes.append(f"{m.latency_ms / 1000:.1f} s")
             if m.rating is not None:
                 notes.append(rating_mark(m.rating, m.rating_reason))
-            st.caption(" · ".join(notes))
+            st.caption(literal(" · ".join(notes)))  # the reason is the person's words
             if under is not None:
                 under(m)

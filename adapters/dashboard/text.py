@@ -10,6 +10,12 @@ CATALOG: dict[str, dict[str, str]] = {
     "password": {"en": "Password", "es": "Contraseña"},
     "sign_in": {"en": "Sign in", "es": "Entrar"},
     "wrong_password": {"en": "Wrong password.", "es": "Contraseña incorrecta."},
+    "password_needed": {
+        "en": "This dashboard listens beyond this machine and TERTULIA_DASHBOARD_PASSWORD is "
+        "no longer set: set it and restart.",
+        "es": "Este panel escucha más allá de esta máquina y TERTULIA_DASHBOARD_PASSWORD ya no "
+        "está definida: defínela y reinicia.",
+    },
     "language": {"en": "Language", "es": "Idioma"},
     "refresh": {"en": "Refresh figures", "es": "Actualizar cifras"},
     "no_database": {

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.dashboard import launch
 from config.settings import Settings, SettingsError
-from tests.processes import ROOT, clean_env
+from tests.processes import NO_SETTINGS, ROOT, clean_env
 
 
 def _settings(**env: str) -> Settings:
@@ -20,7 +20,7 @@ def _settings(**env: str) -> Settings:
 
 def dashboard(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", "dashboard"],
+        [sys.executable, "-m", "adapters.cli", "--env-file", NO_SETTINGS, "dashboard"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -72,6 +72,10 @@ def test_a_password_allows_any_address_and_is_never_on_the_command_line(
     assert "hunter2" not in repr(settings)
     with pytest.raises(SettingsError, match="TERTULIA_DASHBOARD_PASSWORD"):
         launch.check(_settings(TERTULIA_DASHBOARD_ADDRESS="0.0.0.0"))
+    # A password that a guess a second could find is refused, wherever it listens.
+    for weak in ("a", " " * 20, "hunter2"):
+        with pytest.raises(SettingsError, match="TERTULIA_DASHBOARD_PASSWORD must have 12"):
+            launch.check(_settings(TERTULIA_DASHBOARD_PASSWORD=weak))
 
 
 def test_without_the_extra_it_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -122,13 +122,13 @@ def test_a_missing_or_old_database_is_said_not_crashed(tmp_path: Path, make_app:
 
 
 def test_a_password_hides_everything_until_given(filled: Path, make_app: MakeApp) -> None:
-    at = make_app(filled, TERTULIA_DASHBOARD_PASSWORD="s3cret").run()
+    at = make_app(filled, TERTULIA_DASHBOARD_PASSWORD="s3cret-long-enough").run()
     assert not at.metric and not at.get("vega_lite_chart")
     at.text_input[0].input("wrong")
     at.button[0].click().run()
     assert at.error[0].value == "Wrong password."
     assert not at.metric
-    at.text_input[0].input("s3cret")
+    at.text_input[0].input("s3cret-long-enough")
     at.button[0].click().run()
     assert not at.exception
     assert {m.label for m in at.metric} >= {"People", "Messages"}
@@ -144,3 +144,17 @@ def test_the_pages_speak_spanish_when_told(filled: Path, make_app: MakeApp) -> N
     assert {m.label for m in at.metric} >= {"Personas", "Conversaciones", "Mensajes"}
     at.selectbox(key="dashboard_lang").set_value("en").run()
     assert at.title[0].value == "Overview"
+
+
+def test_a_persons_text_is_shown_literally_and_a_models_images_never_load() -> None:
+    from adapters.dashboard.people import literal, without_images
+
+    planted = "![x](http://evil.example/p.png?u=bob) :red[FAKE] $x$ <img src=x> **hi**"
+    shown = literal(planted)
+    # Every Markdown and Streamlit directive character is escaped: nothing renders, nothing
+    # is fetched; the characters themselves are all still there, in order.
+    assert "![" not in shown and ":red[" not in shown and "**" not in shown
+    assert shown.replace("\\", "") == planted
+    model = "See ![pixel](http://evil.example/p.png) and [the docs](https://x.org) `code`"
+    assert without_images(model) == "See [pixel] and [the docs](https://x.org) `code`"
+    assert without_images("![][ref]\n\n[ref]: http://evil.example/p.png").startswith("[image]")

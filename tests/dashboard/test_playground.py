@@ -63,7 +63,14 @@ async def test_the_people_it_does_not_touch(filled: Path, make_app: MakeApp) -> 
     with sqlite3.connect(filled) as raw:
         others = raw.execute("SELECT * FROM messages ORDER BY id").fetchall()
     async with FakeOpenAIServer(_echo) as llm:
-        at = make_app(filled, OPENAI_BASE_URL=llm.base_url)
+        # An embedder configured for the bot: the playground still embeds nobody's backlog
+        # (nor sends anyone's text to the embedding API).
+        at = make_app(
+            filled,
+            OPENAI_BASE_URL=llm.base_url,
+            TERTULIA_EMBEDDER="openai",
+            OPENAI_EMBEDDING_MODEL="fake-embed",
+        )
         await asyncio.to_thread(at.run)
         at.switch_page("views/playground.py")
         await asyncio.to_thread(at.run)
@@ -74,3 +81,7 @@ async def test_the_people_it_does_not_touch(filled: Path, make_app: MakeApp) -> 
         after = raw.execute("SELECT * FROM messages ORDER BY id").fetchall()
     assert after[: len(others)] == others
     assert len(after) == len(others) + 2
+    assert all("input" not in body for body in llm.requests)  # no embeddings asked for
+    with sqlite3.connect(filled) as raw:
+        assert raw.execute("SELECT count(*) FROM vectors").fetchone() == (0,)
+        assert raw.execute("SELECT count(*) FROM embedded").fetchone() == (0,)
