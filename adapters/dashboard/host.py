@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # The playground talks to the engine as one account of its own, in one chat.
 KEY = ConversationKey("dashboard", "playground", "playground")
 CLOSE_SECONDS = 30.0
+OPEN_SECONDS = 120.0  # a store or model that never opens: an error on the page, not a hang
 
 
 class StreamSurface:
@@ -89,7 +90,7 @@ class Playground:
         opened: concurrent.futures.Future[Runtime] = concurrent.futures.Future()
         self._life = asyncio.run_coroutine_threadsafe(self._live(settings, opened), self._loop)
         try:
-            self.runtime = opened.result()
+            self.runtime = opened.result(OPEN_SECONDS)
         except BaseException:
             self._end_loop()
             raise
