@@ -12,6 +12,7 @@ from tests.processes import clean_env, kill, start_cli, terminate
 
 pytest.importorskip("playwright", reason="Playwright is not installed: run `make dashboard-test`")
 from playwright.async_api import Page, async_playwright  # noqa: E402
+from playwright.async_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 REPLY = "Streamed from the fake model, a few characters at a time, until the very last word."
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -36,6 +37,19 @@ async def chat(page: Page) -> None:
         polling=50,
     )
     await page.get_by_text(REPLY).first.wait_for(timeout=30_000)
+
+
+async def overview(page: Page) -> None:
+    """Open the Overview page. A click that lands while Streamlit is still rerunning the
+    playground (after the answer, to add its rating buttons) is lost: click until it goes."""
+    for _ in range(10):
+        await page.get_by_role("link", name="Overview").click()
+        try:
+            await page.wait_for_url(lambda url: "playground" not in url, timeout=3_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the Overview page never opened: still at {page.url}")
 
 
 @pytest.mark.timeout(300)  # its waits add up past the suite's 120 s on a loaded machine
@@ -67,11 +81,15 @@ async def test_a_browser_chats_in_the_playground_and_opens_the_charts(
                 await page.get_by_role("heading", name="Overview").wait_for(timeout=30_000)
                 await chat(page)
                 assert llm.requests[-1]["messages"][-1]["content"] == "hola desde el navegador"
-                await page.get_by_role("link", name="Overview").click()
+                await overview(page)
                 drawn = page.locator(CHART)
                 # All five drawn, however long a loaded machine takes (no fixed sleep).
+                # Polled on a timer: requestAnimationFrame, the default, may not fire for
+                # a headless page that has nothing to repaint.
                 await page.wait_for_function(
-                    f"document.querySelectorAll({CHART!r}).length >= 5", timeout=30_000
+                    f"document.querySelectorAll({CHART!r}).length >= 5",
+                    timeout=30_000,
+                    polling=100,
                 )
                 assert await drawn.count() == 5
                 assert await page.get_by_text("Messages per day").is_visible()
