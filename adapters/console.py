@@ -6,17 +6,19 @@ import asyncio
 import contextlib
 import errno
 import getpass
+import io
 import logging
 import os
-import queue
 import re
 import sys
-import threading
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+from adapters.console_input import LineReader, Unreadable
+from adapters.console_keys import CtrlC
+from adapters.console_text import RECORD_END, printable
 from adapters.delivery import Body, Delivery, Policy, Rejected
 from adapters.runtime import open_runtime
 from adapters.session import Session
@@ -28,48 +30,6 @@ from config.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class LineReader:
-    """Reads stdin on a daemon thread, one line per request.
-
-    The default executor would do, but asyncio.run() joins its threads on exit, so Ctrl-C
-    at the prompt would hang until Enter; a daemon thread never holds up the exit.
-    """
-
-    def __init__(self, stdin: TextIO, prompt: str | None) -> None:
-        self._stdin = stdin
-        self._prompt = prompt  # None: not a terminal, read raw lines
-        self._loop = asyncio.get_running_loop()
-        self._requests: queue.SimpleQueue[asyncio.Future[str | None]] = queue.SimpleQueue()
-        threading.Thread(target=self._serve, name="stdin", daemon=True).start()
-
-    async def readline(self) -> str | None:
-        """The next line without its newline; None at end of input."""
-        future: asyncio.Future[str | None] = self._loop.create_future()
-        self._requests.put(future)
-        return await future
-
-    def _serve(self) -> None:
-        while True:
-            future = self._requests.get()
-            line: str | None
-            if self._prompt is not None:
-                try:
-                    line = input(self._prompt)  # line editing when readline is present
-                except EOFError:
-                    line = None
-            else:
-                raw = self._stdin.readline()
-                line = raw.rstrip("\n") if raw else None
-            self._loop.call_soon_threadsafe(_resolve, future, line)
-            if line is None:
-                return
-
-
-def _resolve(future: asyncio.Future[str | None], line: str | None) -> None:
-    if not future.done():
-        future.set_result(line)
-
-
 def locale_hint() -> str | None:
     """The terminal's language ("es_ES.UTF-8" -> "es_ES"), as the platform hint."""
     hint = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG")
@@ -77,7 +37,8 @@ def locale_hint() -> str | None:
 
 
 class ConsoleSurface:
-    """The terminal as a delivery surface: one endless page, each edit prints what is new.
+    """The terminal as a delivery surface: one endless page, each edit prints what is new,
+    neutralised (`printable`): the model's text never reaches the terminal as controls.
 
     A reply's file is written into `files` (the database's directory: the data is already
     there) and its path printed, worded in the language `language()` gives.
@@ -115,7 +76,7 @@ class ConsoleSurface:
         except OSError as exc:  # a full disk or a missing directory: trying again won't help
             raise Rejected(f"could not write {file.name!r}: {exc.strerror or exc}") from exc
         line = t("export_written", await self._language(), path=path)
-        self._out.write(("\n" if self._shown else "") + line)
+        self._out.write(("\n" if self._shown else "") + printable(line))
         self._out.flush()
         self._attached = True
 
@@ -129,7 +90,7 @@ class ConsoleSurface:
     def _write(self, text: str) -> None:
         # The page only grows while a reply streams; print the new tail.
         new = text[len(self._shown) :] if text.startswith(self._shown) else "\n" + text
-        self._out.write(new)
+        self._out.write(printable(new))  # no state: the tail cleans like the whole
         self._out.flush()
         self._shown = text
 
@@ -181,26 +142,61 @@ def console_message(line: str, user: str, hint: str | None) -> IncomingMessage:
 
 
 async def chat(
-    session: Session, files: Path, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    session: Session,
+    files: Path,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+    ctrl_c: CtrlC | None = None,
 ) -> None:
-    """Answer one message per input line until end of input; files a reply brings go to `files`."""
+    """Answer one message per input line until end of input, or Ctrl-C means leaving.
+
+    Files a reply brings go to `files`. Notes about the chat itself (an answer stopped,
+    a line that is not text) go to `stderr`. Unless both ends are a terminal, every input
+    line gets exactly one reply on `stdout`, each ended by RECORD_END (empty for a blank
+    or unreadable line): a script pairs them by counting.
+    """
     interactive = stdin.isatty() and stdout.isatty()
+    keys = ctrl_c or CtrlC()
     user = getpass.getuser()
     hint = locale_hint()
     reader = LineReader(stdin, "› " if interactive else None)
-    while True:
-        line = await reader.readline()
-        if line is None:
+    while not keys.leaving:
+        line = await keys.unless_leaving(reader.readline())
+        if line is None or keys.leaving:
             if interactive:
-                stdout.write("\n")
+                stdout.write("\n")  # off the prompt's line
             return
-        msg = console_message(line, user, hint)
-        # The language is read only if a file comes, inside the person's line like the reply.
-        surface = ConsoleSurface(stdout, files, partial(session.engine.language, msg))
-        await session.handle(msg, surface)
-        if surface.wrote:
-            stdout.write("\n\n" if interactive else "\n")
+        msg = console_message(line if isinstance(line, str) else "", user, hint)
+        wrote = stopped = False
+        if isinstance(line, Unreadable):
+            key = "console_typed_not_text" if interactive else "console_line_not_text"
+            encoding = line.encoding.upper()
+            await _note(stderr, session, msg, key, line=line.number, encoding=encoding)
+        else:
+            # The language is read only if a file comes, inside the person's line like the reply.
+            surface = ConsoleSurface(stdout, files, partial(session.engine.language, msg))
+            stopped = await keys.run(session.handle(msg, surface))
+            wrote = surface.wrote
+        if wrote:
+            stdout.write("\n")  # the reply's last line ends
             stdout.flush()
+        if stopped and not keys.leaving:
+            await _note(stderr, session, msg, "console_stopped")
+        if not interactive:
+            stdout.write(RECORD_END)
+        elif (wrote or stopped or isinstance(line, Unreadable)) and not keys.leaving:
+            stdout.write("\n")  # a blank line before the next prompt
+        stdout.flush()
+
+
+async def _note(
+    out: TextIO, session: Session, msg: IncomingMessage, key: str, **kw: object
+) -> None:
+    """One line about the chat itself, in the person's language."""
+    lang = await session.engine.language(msg)
+    out.write(printable(t(key, lang, **kw)) + "\n")
+    out.flush()
 
 
 def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
@@ -214,13 +210,20 @@ def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
             if sys.stdin.isatty() and sys.stdout.isatty():
                 lang = normalize_lang(locale_hint()) or settings.default_lang
                 model = rt.model
-                print(t("console_banner", lang, backend=model.backend, model=model.model))
+                banner = t("console_banner", lang, backend=model.backend, model=model.model)
+                print(printable(banner))
             # Every piece is printed as it comes: a terminal has no edit rate limit and
             # no cost per call, so nothing is held back either.
             session = Session(rt.engine, Policy(interval=0.0, first_wait=0.0))
-            # An /export goes next to the database: the same data, the same protection.
-            await chat(session, settings.db.parent)
+            keys = CtrlC()
+            with keys.catching():
+                # An /export goes next to the database: the same data, the same protection.
+                await chat(session, settings.db.parent, ctrl_c=keys)
 
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A character the terminal's encoding lacks prints as "?" rather than losing the
+        # whole reply to an encoding error.
+        sys.stdout.reconfigure(errors="replace")
     try:
         asyncio.run(run())
     except KeyboardInterrupt:

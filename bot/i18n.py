@@ -226,6 +226,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "No hay ninguna plataforma configurada: chateamos aquí. Pon TELEGRAM_BOT_TOKEN "
         "y/o DISCORD_BOT_TOKEN en .env para llevar el bot a Telegram o Discord.",
     },
+    # The terminal chat's own notes (stderr): Ctrl-C, input that is not text.
+    "console_stopped": {
+        "en": "Answer stopped. Ctrl-C again to leave.",
+        "es": "Respuesta detenida. Ctrl-C otra vez para salir.",
+    },
+    "console_line_not_text": {
+        "en": "Line {line} of the input is not {encoding} text: skipped.",
+        "es": "La línea {line} de la entrada no es texto {encoding}: la salto.",
+    },
+    "console_typed_not_text": {
+        "en": "That line is not {encoding} text (check the terminal's encoding): skipped.",
+        "es": "Esa línea no es texto {encoding} (revisa la codificación del terminal): la salto.",
+    },
     "internal_error": {
         "en": "Something went wrong on my side and I couldn't answer. Please try again "
         "in a moment.",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.console import ConsoleSurface, chat, safe_name
+from adapters.console_text import RECORD_END
 from adapters.delivery import Delivery, Policy, deliver
 from adapters.runtime import personas
 from adapters.session import Session
@@ -133,7 +134,7 @@ async def test_chat_writes_an_export_where_it_is_told(tmp_path: Path) -> None:
     stdout = io.StringIO()
     await chat(Session(engine, Policy(interval=0)), tmp_path, io.StringIO("/export\n"), stdout)
     [path] = printed(stdout)
-    assert stdout.getvalue() == f"{TEXT}\nYour data is in {path}\n"
+    assert stdout.getvalue() == f"{TEXT}\nYour data is in {path}\n{RECORD_END}"
     assert path.read_bytes() == DATA and engine.undelivered_refs == []
 
 
@@ -151,7 +152,7 @@ async def test_the_terminal_chat_exports_next_to_the_database(tmp_path: Path) ->
     out, err = await asyncio.wait_for(proc.communicate(b"/export\n"), 60)
     assert proc.returncode == 0, err.decode()
     [path] = printed(out.decode())
-    assert out.decode().endswith(f"Tus datos están en {path}\n")
+    assert out.decode().endswith(f"Tus datos están en {path}\n{RECORD_END}")
     assert path.parent.samefile(db.parent)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_bytes())  # the engine's export, whole
@@ -169,9 +170,13 @@ async def test_good_bad_and_retry_rate_and_redo_the_last_answer_in_the_terminal(
         stdout = io.StringIO()
         await chat(Session(engine, Policy(interval=0)), tmp_path, io.StringIO(lines), stdout)
     said = stdout.getvalue()
-    assert said == "\n".join(
-        ["Primera.", t("rated_down_reason", "en"), "Segunda.", t("rated_up", "en"), ""]
-    )
+    assert said.split(RECORD_END) == [
+        "Primera.\n",
+        t("rated_down_reason", "en") + "\n",
+        "Segunda.\n",
+        t("rated_up", "en") + "\n",
+        "",
+    ]
     with sqlite3.connect(db) as raw:
         stored = raw.execute(
             "SELECT text, outcome, rating, rating_reason FROM messages"
