@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from adapters.logs import ENV_FILE_CHECKED
 from adapters.platforms import CONFIG_ERROR
 
 log = logging.getLogger(__name__)
@@ -110,5 +112,7 @@ def main(platforms: Sequence[str], env_file: str) -> int:
             loop.add_signal_handler(sig, supervisor.stop)
         return await supervisor.run()
 
+    # The children read the same settings file: its permissions were checked here, once.
+    os.environ[ENV_FILE_CHECKED] = "1"
     print(f"tertulia: running {', '.join(platforms)}; Ctrl-C stops", file=sys.stderr)
     return asyncio.run(run())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -28,6 +29,8 @@ SPANISH = frozenset({discord.Locale.spain_spanish, discord.Locale.latin_american
 # discord.py sleeps through a rate limit up to this long itself (30 s is its minimum);
 # a longer one is raised, and delivery waits it out within its own deadline.
 MAX_RATELIMIT_WAIT = 30.0
+# One unparseable gateway event per this many seconds is skipped by connecting again.
+SKIP_WINDOW = 60.0
 
 
 def _localized(text: Mapping[str, str]) -> app_commands.locale_str:
@@ -78,6 +81,31 @@ class TertuliaDiscord(discord.Client):
         self._reidentify_delay = reidentify_delay
 
     # -- start-up ------------------------------------------------------------------
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        # A gateway event discord.py cannot parse escapes its connection loop and would
+        # stop the client for everyone. Its session is left and a fresh one identified, so
+        # that event is not replayed. Twice within a minute, the error stands (the
+        # supervisor restarts the process, with backoff): no loop of IDENTIFYs.
+        skipped = -SKIP_WINDOW
+        while True:
+            try:
+                await super().connect(reconnect=reconnect)
+                return
+            except discord.DiscordException:
+                raise
+            except Exception as exc:
+                now = time.monotonic()
+                if self.is_closed() or now - skipped < SKIP_WINDOW:
+                    raise
+                skipped = now
+                # The type only: the error's text may quote the event, a user's message.
+                log.warning(
+                    "skipped a gateway event discord.py cannot read (%s); connecting again",
+                    type(exc).__name__,
+                )
+                if self.ws is not None:
+                    await self.ws.close(code=1000)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         # Discord allows one IDENTIFY per 5 s; tests of a lost session need not wait that long.

@@ -35,7 +35,7 @@ from adapters import runtime
 from adapters.delivery import Feedback
 from adapters.session import Session
 from adapters.telegram import convert
-from adapters.telegram.http import AiohttpRequest
+from adapters.telegram.http import AiohttpRequest, UpdatesRequest
 from adapters.telegram.surface import TelegramSurface, keyboard, translated
 from bot.commands import Command, parse_command
 from bot.types import (
@@ -271,9 +271,10 @@ def build_application(
         api = settings.telegram_api_base_url.rstrip("/")
         builder = builder.base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
     # Chats are answered in parallel; the engine's per-person line keeps each one's order.
-    # One connection is enough for getUpdates: PTB never runs two at once.
+    # One connection is enough for getUpdates: PTB never runs two at once. An update PTB
+    # cannot read is skipped there, or the whole batch would be fetched again forever.
     builder = builder.concurrent_updates(256).request(AiohttpRequest(pool=256))
-    builder = builder.get_updates_request(AiohttpRequest(pool=1))
+    builder = builder.get_updates_request(UpdatesRequest(pool=1))
     adapter = TelegramAdapter(session, list(commands), settings.admin_ids())
     app = builder.post_init(adapter.register_commands).build()
     names = [c.name for c in commands]

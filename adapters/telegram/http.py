@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import urllib.request
 from collections.abc import Mapping
 from typing import IO, Any
 
 import aiohttp
+from telegram import Update
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
+
+log = logging.getLogger(__name__)
 
 # PTB's HTTPXRequest defaults in seconds: read, write, connect, pool; uploads get 20 s to write.
 TIMEOUTS = (5.0, 5.0, 5.0, 1.0)
@@ -173,3 +178,63 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut(str(exc)) from exc
         except HttpFailure as exc:
             raise NetworkError(str(exc)) from exc
+
+
+class UpdatesRequest(AiohttpRequest):
+    """getUpdates on aiohttp: an update python-telegram-bot cannot read is skipped, not retried.
+
+    PTB parses a batch whole: one unreadable update fails it, and the Updater asks again at
+    once for the same batch, forever, logging every update's text each time. Each update is
+    read here first; one that fails becomes a bare `{"update_id": N}`, which PTB confirms
+    like any other and no handler takes.
+    """
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        status, body = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status != 200 or not url.endswith("/getUpdates"):
+            return status, body
+        return status, readable_updates(body)
+
+
+def readable_updates(body: bytes) -> bytes:
+    """A getUpdates answer with every update PTB cannot read reduced to its update_id."""
+    try:
+        answer = json.loads(body)
+        updates = answer["result"]
+    except (ValueError, TypeError, KeyError):
+        return body  # not a batch of updates: PTB reports it as it does
+    if not isinstance(updates, list):
+        return body
+    kept: list[Any] = []
+    changed = False
+    for update in updates:
+        try:
+            Update.de_json(update, None)
+        except Exception as exc:
+            uid = update.get("update_id") if isinstance(update, dict) else None
+            # Never the update itself, nor the error's text: either may quote a message.
+            log.warning(
+                "skipped telegram update %s: python-telegram-bot cannot read it (%s)",
+                uid,
+                type(exc).__name__,
+            )
+            if isinstance(uid, int):  # without an id it cannot be confirmed: just left out
+                kept.append({"update_id": uid})
+            changed = True
+            continue
+        kept.append(update)
+    if not changed:
+        return body
+    answer["result"] = kept
+    return json.dumps(answer).encode()

@@ -219,13 +219,18 @@ class FakeDiscord(InteractionAPI):
         reply_to: int | None = None,
         attachments: tuple[dict[str, Any], ...] = (),
         message_id: int | None = None,
+        author: dict[str, Any] | None = None,
     ) -> int:
-        """Store a user's message and push MESSAGE_CREATE; `message_id` re-sends a duplicate."""
+        """Store a user's message and push MESSAGE_CREATE; `message_id` re-sends a duplicate.
+
+        `author` replaces the author's JSON as sent: a malformed one makes an event
+        discord.py cannot parse.
+        """
         mid = message_id or self.snowflake()
         msg = FakeMessage(mid, channel_id, user_id, content, reply_to=reply_to)
         self.messages.setdefault(mid, msg)
         data = self._message_json(msg)
-        data["author"] = self.user(user_id)
+        data["author"] = self.user(user_id) if author is None else author
         data["attachments"] = list(attachments)
         if mention:
             data["mentions"] = [self._bot_user()]

@@ -198,6 +198,12 @@ class FakeTelegramAPI(CallbackMethods):
         self.push_update({"message": msg})
         return msg
 
+    def push_unreadable(self, chat_id: int, user_id: int, text: str) -> dict[str, Any]:
+        """Queue a message update python-telegram-bot cannot parse (its date is not a number),
+        as a change in the Bot API could bring; return the update."""
+        msg = self.make_message(chat_id, user_id, text=text)
+        return self.push_update({"message": {**msg, "date": "not-a-number"}})
+
     def make_message(
         self,
         chat_id: int,
