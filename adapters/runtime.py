@@ -18,7 +18,7 @@ from bot.engine import Engine
 from bot.ports import ChatModel, Embedder, MemoryStore, ModelError, ModelUnavailable
 from bot.types import Persona
 from config.personas import load_personas
-from config.settings import Settings
+from config.settings import Settings, SettingsError
 from storage.sqlite import SqliteStore
 
 __all__ = ["CONFIG_ERROR", "Runtime", "open_runtime", "personas", "run_platform"]
@@ -59,6 +59,19 @@ def build_embedder(settings: Settings) -> Embedder | None:
     return None if name is None else models.make_embedder(name, **settings.embedder_options(name))
 
 
+async def open_model(settings: Settings, model: ChatModel) -> None:
+    """Open the model (and check its key): a key or model the server refuses stops start-up
+    with one line naming the variable to fix; the model is closed again on any failure."""
+    try:
+        await model.open()
+    except BaseException as exc:
+        await model.close()
+        if isinstance(exc, models.OptionRefused):
+            variable = settings.backend_variable(model.backend, exc.option)
+            raise SettingsError(f"{variable}: {exc}") from None
+        raise
+
+
 async def open_embedder(embedder: Embedder | None) -> Embedder | None:
     """Open the embedder: an unreachable one leaves recall by words, a broken one stops."""
     if embedder is None:
@@ -85,7 +98,7 @@ async def open_runtime(
     try:
         model = model or build_model(settings)
         # Heavy start-up (the local GGUF) happens once, here, never per message.
-        await model.open()
+        await open_model(settings, model)
         learns = settings.learns(model.backend)
         embedder = build_embedder(settings)
         try:

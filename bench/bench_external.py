@@ -116,7 +116,7 @@ PROFILE_DIR = os.environ.get("BENCH_PROFILE")  # cProfile each adapter process i
 @asynccontextmanager
 async def adapter_process(command: str, env: dict[str, str]) -> AsyncIterator[int]:
     """`tertulia COMMAND` as a child process; its pid. SIGTERM and reaped on exit."""
-    from tests.processes import clean_env, terminate
+    from tests.processes import NO_SETTINGS, clean_env, terminate
 
     profile: list[str] = []
     if PROFILE_DIR:
@@ -125,7 +125,7 @@ async def adapter_process(command: str, env: dict[str, str]) -> AsyncIterator[in
     else:
         profile = ["-m", "adapters.cli"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, *profile, "--env-file", "/nonexistent", command,
+        sys.executable, *profile, "--env-file", NO_SETTINGS, command,
         cwd=ROOT, env={**clean_env(), **env}, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:

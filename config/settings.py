@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Backend = Literal["gemini", "openai", "local"]
@@ -14,6 +14,13 @@ Backend = Literal["gemini", "openai", "local"]
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names the variable."""
+
+
+def _choices(annotation: object) -> dict[str, str]:
+    """A Literal's string choices (also inside `X | None`), keyed by their lower case."""
+    if get_origin(annotation) is Literal:
+        return {a.lower(): a for a in get_args(annotation) if isinstance(a, str)}
+    return {k: v for arg in get_args(annotation) for k, v in _choices(arg).items()}
 
 
 class Settings(BaseSettings):
@@ -41,6 +48,9 @@ class Settings(BaseSettings):
     )
     model_timeout: float = Field(60.0, alias="TERTULIA_MODEL_TIMEOUT", gt=0)
     model_retries: int = Field(4, alias="TERTULIA_MODEL_RETRIES", ge=0, le=10)
+    # How long a person waits for a reply's first words, every attempt and pause included;
+    # after it, a "try again" notice. Once words flow, TERTULIA_MODEL_TIMEOUT bounds each gap.
+    model_deadline: float = Field(90.0, alias="TERTULIA_MODEL_DEADLINE", gt=0)
     max_output_tokens: int = Field(1024, alias="TERTULIA_MAX_OUTPUT_TOKENS", gt=0)
     # How long a reply's final text keeps trying to reach the platform (rate limits, outages).
     delivery_deadline: float = Field(600.0, alias="TERTULIA_DELIVERY_DEADLINE", gt=0)
@@ -103,6 +113,16 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(8501, alias="TERTULIA_DASHBOARD_PORT", gt=0, lt=65536)
     dashboard_password: SecretStr | None = Field(None, alias="TERTULIA_DASHBOARD_PASSWORD")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: ValidationInfo) -> Any:
+        # A choice is a word, not a spelling: TERTULIA_BACKEND=Gemini, TERTULIA_LOG_LEVEL=debug.
+        # Every Literal setting, so one added later is case-insensitive too.
+        if isinstance(value, str) and info.field_name:
+            choices = _choices(cls.model_fields[info.field_name].annotation)
+            return choices.get(value.strip().lower(), value)
+        return value
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -134,7 +154,12 @@ class Settings(BaseSettings):
     def backend_options(self, backend: str) -> dict[str, Any]:
         """The keyword arguments of a backend's constructor (bot.models.BACKENDS)."""
         common = {"max_output_tokens": self.max_output_tokens}
-        remote = {"timeout": self.model_timeout, "retries": self.model_retries, **common}
+        remote = {
+            "timeout": self.model_timeout,
+            "retries": self.model_retries,
+            "deadline": self.model_deadline,
+            **common,
+        }
         if backend == "gemini":
             key = self.gemini_api_key
             return {
@@ -157,6 +182,12 @@ class Settings(BaseSettings):
             "threads": self.local_threads,
             "max_output_tokens": min(self.max_output_tokens, self.local_context // 2),
         }
+
+    def backend_variable(self, backend: str, option: str) -> str:
+        """The variable behind `option` of backend_options(backend): ("gemini", "api_key")
+        is GEMINI_API_KEY. For start-up errors about a value the server refused."""
+        field = type(self).model_fields.get(f"{backend}_{option}")
+        return field.alias if field and field.alias else "TERTULIA_BACKEND"
 
     def value_of(self, variable: str) -> Any:
         """The value of the setting read from environment variable `variable`."""
@@ -185,6 +216,7 @@ class Settings(BaseSettings):
                 "base_url": self.gemini_base_url,
                 "timeout": self.model_timeout,
                 "retries": self.model_retries,
+                "deadline": self.model_deadline,
             }
         if embedder == "openai":
             key = self.openai_api_key
@@ -214,10 +246,30 @@ class Settings(BaseSettings):
         backend = self.chosen_backend()
         if backend == "gemini" and not self.gemini_api_key:
             raise SettingsError("GEMINI_API_KEY is required when TERTULIA_BACKEND=gemini")
+        openai_set = self.openai_api_key or self.openai_base_url
+        if backend == "openai" and not openai_set:
+            raise SettingsError(
+                "OPENAI_API_KEY or OPENAI_BASE_URL is required when TERTULIA_BACKEND=openai"
+            )
         if backend == "local" and self.local_model and not self.local_model.is_file():
             raise SettingsError(f"TERTULIA_LOCAL_MODEL: no GGUF file at {self.local_model}")
         if self.embedder == "gemini" and not self.gemini_api_key:
             raise SettingsError("GEMINI_API_KEY is required when TERTULIA_EMBEDDER=gemini")
+        if self.embedder == "openai" and not openai_set:
+            raise SettingsError(
+                "OPENAI_API_KEY or OPENAI_BASE_URL is required when TERTULIA_EMBEDDER=openai"
+            )
+
+
+def check_env_file(env_file: str | Path) -> None:
+    """A settings file named on purpose (`--env-file`) must exist; the default `.env` may not."""
+    path = Path(env_file)
+    if path == Path(".env"):  # the default: optional, every setting may come from the env
+        return
+    if not path.exists():
+        raise SettingsError(f"--env-file {env_file}: no such file")
+    if path.is_dir():
+        raise SettingsError(f"--env-file {env_file}: a directory, not a settings file")
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Settings read from these would leak the developer's own configuration into a test.
 OWN_PREFIXES = ("TERTULIA_", "GEMINI_", "OPENAI_", "TELEGRAM_", "DISCORD_")
+
+
+def _no_settings() -> str:
+    """An empty settings file only we may read, removed at exit: `--env-file` must exist."""
+    fd, path = tempfile.mkstemp(prefix="tertulia-test-", suffix=".env")
+    os.close(fd)
+    atexit.register(Path(path).unlink, missing_ok=True)
+    return path
+
+
+# `--env-file NO_SETTINGS`: a child reads no .env, only the environment the test gives it.
+NO_SETTINGS = _no_settings()
 
 
 def clean_env() -> dict[str, str]:
@@ -28,7 +42,7 @@ async def start_cli(
     `streams` go to create_subprocess_exec (stdout=, stderr=).
     """
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", command,
+        sys.executable, "-m", "adapters.cli", "--env-file", NO_SETTINGS, command,
         cwd=ROOT, env=env, **streams,
     )  # fmt: skip
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import SettingsError, load_settings
+from config.settings import SettingsError, check_env_file, load_settings
 from tests.processes import OWN_PREFIXES
 
 
@@ -114,3 +114,60 @@ def test_a_gemini_embedder_without_key_is_an_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TERTULIA_EMBEDDER", "gemini")
     with pytest.raises(SettingsError, match="^GEMINI_API_KEY"):
         load_settings(None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field", "expected"),
+    [
+        ("TERTULIA_BACKEND", "Gemini", "backend", "gemini"),
+        ("TERTULIA_LOG_LEVEL", "debug", "log_level", "DEBUG"),
+        ("TERTULIA_LANG", " ES ", "default_lang", "es"),
+        ("TERTULIA_LEARN", "OFF", "learn", "off"),
+        ("TERTULIA_EMBEDDER", "None", "embedder", "none"),
+    ],
+)
+def test_choices_are_case_insensitive(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, field: str, expected: str
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    monkeypatch.setenv(name, value)
+    assert getattr(load_settings(None), field) == expected
+
+
+def test_case_does_not_rescue_an_unknown_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERTULIA_LOG_LEVEL", "Verbose")
+    with pytest.raises(SettingsError, match="^TERTULIA_LOG_LEVEL: .*'DEBUG'"):
+        load_settings(None)
+
+
+@pytest.mark.parametrize("variable", ["TERTULIA_BACKEND", "TERTULIA_EMBEDDER"])
+def test_openai_without_key_or_base_url_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "openai")
+    with pytest.raises(SettingsError, match=f"^OPENAI_API_KEY or OPENAI_BASE_URL .*{variable}="):
+        load_settings(None)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")  # Ollama needs no key
+    load_settings(None)
+
+
+def test_a_backend_option_is_named_by_its_variable() -> None:
+    settings = load_settings(None)
+    assert settings.backend_variable("gemini", "api_key") == "GEMINI_API_KEY"
+    assert settings.backend_variable("openai", "model") == "OPENAI_MODEL"
+    assert settings.backend_variable("local", "threads") == "TERTULIA_LOCAL_THREADS"
+    assert settings.backend_variable("local", "weights") == "TERTULIA_BACKEND"
+
+
+def test_only_a_settings_file_named_on_purpose_must_exist(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    check_env_file(".env")  # the default: optional
+    check_env_file("./.env")
+    with pytest.raises(SettingsError, match=r"^--env-file prod\.env: no such file$"):
+        check_env_file("prod.env")
+    with pytest.raises(SettingsError, match="^--env-file .*: a directory"):
+        check_env_file(tmp_path)
+    (tmp_path / "prod.env").write_text("TERTULIA_LANG=es\n")
+    check_env_file("prod.env")

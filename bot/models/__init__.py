@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from bot.ports import ChatModel, Embedder
+from bot.ports import ChatModel, Embedder, ModelError
 
 # name -> "module:class". Adding a backend is its module plus one line here; the class
 # takes its settings as keyword arguments (config.settings.Settings.backend_options).
@@ -23,6 +23,23 @@ EMBEDDERS: dict[str, str] = {
     "openai": "bot.models.openai_compat:OpenAIEmbedder",
     "local": "bot.models.local_embed:LocalEmbedder",
 }
+
+
+# The start-up check of a remote backend (its key and model, one cheap call) waits no
+# longer than this: an unreachable server is a warning, not a reason to hang.
+CHECK_TIMEOUT = 10.0
+
+
+class OptionRefused(ModelError):
+    """The server refused one of the backend's settings at start-up: a restart will not help.
+
+    `option` is the constructor's keyword (`api_key`, `model`), which the composition root
+    turns into the environment variable to fix.
+    """
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 def _load(spec: str) -> Any:

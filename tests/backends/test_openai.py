@@ -65,7 +65,7 @@ async def test_text_only_model_gets_no_image_parts(server: FakeOpenAIServer) -> 
     assert server.requests[0]["messages"][-1] == {"role": "user", "content": "look"}
 
 
-async def test_rate_limit_once_is_retried_by_the_sdk(server: FakeOpenAIServer) -> None:
+async def test_rate_limit_once_is_retried(server: FakeOpenAIServer) -> None:
     server.fail_next(429, times=1)
     model = OpenAIModel("k", "gpt-4o-mini", base_url=server.base_url, retries=2)
     chunks = await collect(model, [Turn("user", "hi")])
@@ -80,7 +80,7 @@ async def test_server_error_forever_is_unavailable(server: FakeOpenAIServer) -> 
     with pytest.raises(ModelUnavailable, match="500"):
         await collect(model, [Turn("user", "hi")])
     await model.close()
-    assert len(server.requests) == 4  # one try plus the SDK's three retries, none of ours
+    assert len(server.requests) == 4  # one try plus three retries: ours, the SDK's are off
 
 
 async def test_bad_key_is_a_model_error_without_the_key(server: FakeOpenAIServer) -> None:

@@ -10,12 +10,12 @@ import pytest
 
 from storage.sqlite import SqliteStore
 from tests.dataset.conftest import Person, lines
-from tests.processes import ROOT, clean_env
+from tests.processes import NO_SETTINGS, ROOT, clean_env
 
 
 def tertulia(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", *args],
+        [sys.executable, "-m", "adapters.cli", "--env-file", NO_SETTINGS, *args],
         capture_output=True,
         text=True,
         timeout=120,

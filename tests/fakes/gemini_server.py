@@ -34,6 +34,7 @@ _EMBED_ACTION = "batchEmbedContents"
 MAX_EMBED_BATCH = 100
 # gemini-embedding-001's size when the request names no outputDimensionality.
 DEFAULT_EMBED_DIMENSIONS = 3072
+_KEY_INVALID = "API key not valid. Please pass a valid API key."
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +99,25 @@ class FakeGeminiServer:
     queue is empty `default` answers. Every request is kept in `requests`. Embedding
     requests take their turn in the queue too: a Failure or Hang applies to them, any
     other behaviour means "answer normally" with `fake_embedding` vectors.
+
+    `GET /{version}/models/{model}` (models.get) answers the model's description, from
+    `models` when given (others are Google's 404), else for any name; `lookup` makes it
+    fail instead. Those calls go to `lookups`, not `requests`, and skip the queue. With
+    `key` set, any other key is refused as Google does: 400 API_KEY_INVALID.
     """
 
-    def __init__(self, default: Behaviour | None = None) -> None:
+    def __init__(
+        self,
+        default: Behaviour | None = None,
+        *,
+        key: str | None = None,
+        models: tuple[str, ...] | None = None,
+    ) -> None:
         self.default: Behaviour = default or Reply()
+        self.key = key
+        self.models = models
+        self.lookup: Failure | None = None
+        self.lookups: list[str] = []
         self.requests: list[Recorded] = []
         self._queue: list[Behaviour] = []
         # Set on stop so handlers sleeping in Hang/stall return at once: teardown stays fast.
@@ -123,6 +139,7 @@ class FakeGeminiServer:
         self._closing.clear()
         app = web.Application()
         app.router.add_post("/{version}/models/{model_action}", self._handle)
+        app.router.add_get("/{version}/models/{model}", self._get_model)
         # Bind the socket ourselves so the OS picks a free port and we can read it back.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -152,6 +169,34 @@ class FakeGeminiServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), seconds)
 
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """Google's answer to a missing or wrong key, or None when the key is fine."""
+        given = request.headers.get("x-goog-api-key")
+        if self.key is None or given == self.key:
+            return None
+        if not given:
+            message = "Method doesn't allow unregistered callers. Please use an API key."
+            return _error(Failure(403, message))
+        return _error(Failure(400, _KEY_INVALID), reason="API_KEY_INVALID")
+
+    async def _get_model(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        self.lookups.append(model)
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        if self.lookup is not None:
+            return _error(self.lookup)
+        if self.models is not None and model not in self.models:
+            version = request.match_info["version"]
+            message = (
+                f"models/{model} is not found for API version {version}, or is not supported"
+                " for get. Call ListModels to see the list of available models and their"
+                " supported methods."
+            )
+            return _error(Failure(404, message))
+        return web.json_response(_model(model))
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         model, _, action = request.match_info["model_action"].partition(":")
         body = await request.json()
@@ -166,6 +211,9 @@ class FakeGeminiServer:
                 at=asyncio.get_running_loop().time(),
             )
         )
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         if action == "countTokens":
             words = json.dumps(body.get("contents", [])).split()
             return web.json_response({"totalTokens": len(words)})
@@ -281,14 +329,51 @@ def _embedding(request: dict[str, Any]) -> dict[str, Any]:
     return {"values": [v * scale for v in values]}
 
 
-def _error(failure: Failure) -> web.Response:
+def _model(name: str) -> dict[str, Any]:
+    """models.get's answer, shaped like the real one for a chat or an embedding model."""
+    embeds = "embedding" in name
+    return {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": name,
+        "description": "A fake model.",
+        "inputTokenLimit": 2048 if embeds else 1_048_576,
+        "outputTokenLimit": 1 if embeds else 65_536,
+        "supportedGenerationMethods": (
+            ["embedContent", "countTextTokens", "countTokens"]
+            if embeds
+            else ["generateContent", "countTokens", "createCachedContent", "batchGenerateContent"]
+        ),
+    }
+
+
+def _error(failure: Failure, *, reason: str | None = None) -> web.Response:
     error: dict[str, Any] = {
         "code": failure.status,
         "message": failure.message,
         "status": _STATUS_NAMES.get(failure.status, "UNKNOWN"),
     }
+    details: list[dict[str, Any]] = []
+    if reason is not None:
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": reason,
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        )
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": failure.message,
+            }
+        )
     if failure.retry_delay is not None:
-        error["details"] = [
+        details.append(
             {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": failure.retry_delay}
-        ]
+        )
+    if details:
+        error["details"] = details
     return web.json_response({"error": error}, status=failure.status)

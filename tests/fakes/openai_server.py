@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.fakes.vectors import fake_embedding
 log = logging.getLogger(__name__)
 
 Reply = str | Callable[[list[dict[str, Any]]], str]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # What api.openai.com allows in one embeddings request.
 MAX_EMBEDDING_INPUTS = 2048
 
@@ -31,6 +33,7 @@ class ScriptedFailure:
     status: int
     message: str
     retry_after_ms: int | None
+    retry_after: str | None = None  # the `retry-after` header: seconds, or an HTTP date
 
 
 class FakeOpenAIServer:
@@ -39,6 +42,13 @@ class FakeOpenAIServer:
     `reply` is the assistant's text, or a function of the request's `messages`.
     Embeddings are `fake_embedding` vectors of `embedding_dimensions` floats.
     Failures queued with `fail_next()` are answered first, one per request of any kind.
+
+    `GET /v1/models/{id}` answers as api.openai.com does: the model, or 404
+    `model_not_found` for a name not in `models`. With `models` unset the server lists
+    "fake-model" and answers to any name, as llama-server does. `retrieve=False` leaves
+    the route out (404 with no JSON, as vLLM and llama-server answer); `lookup_status`
+    makes it fail with that status. Those calls go to `lookups` and skip `fail_next`.
+    With `key` set, any other bearer key gets OpenAI's 401 `invalid_api_key`.
     """
 
     def __init__(
@@ -48,14 +58,24 @@ class FakeOpenAIServer:
         *,
         finish_reason: str = "stop",
         chunk_delay: float = 0.0,
-        models: tuple[str, ...] = ("fake-model",),
+        models: tuple[str, ...] | None = None,
         embedding_dimensions: int = 1536,
+        key: str | None = None,
+        retrieve: bool = True,
     ) -> None:
         self.reply = reply
         self.chunk = max(1, chunk)
         self.finish_reason = finish_reason  # e.g. "content_filter" to simulate a block
         self.chunk_delay = chunk_delay  # seconds between streamed chunks; 0 is instant
         self.models = models
+        self.key = key
+        self.retrieve = retrieve
+        self.lookup_status: int | None = None
+        # Seconds each of the next completions waits before answering at all, one per
+        # request: [30.0] * 5 is a model that never answers five times over.
+        self.hangs: list[float] = []
+        self._closing = asyncio.Event()
+        self.lookups: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.embedding_dimensions = embedding_dimensions
@@ -73,20 +93,26 @@ class FakeOpenAIServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._auth])
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
+        if self.retrieve:
+            app.router.add_get("/v1/models/{model}", self._model)
         # Bind the socket ourselves so the OS picks a free port and we can read it back.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._closing.clear()
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
+        self._closing.set()  # a hanging completion returns at once: teardown stays fast
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -107,13 +133,15 @@ class FakeOpenAIServer:
         *,
         message: str | None = None,
         retry_after_ms: int | None = 1,
+        retry_after: str | None = None,
     ) -> None:
         """Answer the next `times` requests (completions or embeddings) with an HTTP error.
 
-        A tiny `retry-after-ms` is sent by default so the SDK's retries stay instant.
+        A tiny `retry-after-ms` is sent by default so retries stay instant.
         """
         text = message or f"scripted failure {status}"
-        self._failures.extend(ScriptedFailure(status, text, retry_after_ms) for _ in range(times))
+        failure = ScriptedFailure(status, text, retry_after_ms, retry_after)
+        self._failures.extend([failure] * times)
 
     @property
     def pending_failures(self) -> int:
@@ -121,9 +149,44 @@ class FakeOpenAIServer:
 
     # -- handlers ----------------------------------------------------------------
 
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if self.key is None or given == self.key:
+            return await handler(request)
+        if not given:
+            message = "You didn't provide an API key. You need to provide your API key in an"
+            message += (
+                " Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            )
+            code = None
+        else:
+            # OpenAI echoes the key masked: its first 3 and last 4 characters.
+            masked = f"{given[:3]}{'*' * max(0, len(given) - 7)}{given[-4:]}"
+            message = f"Incorrect API key provided: {masked}. You can find your API key at"
+            message += " https://platform.openai.com/account/api-keys."
+            code = "invalid_api_key"
+        body = {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+        return web.json_response({"error": body}, status=401)
+
     async def _models(self, request: web.Request) -> web.Response:
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        data = [_model(m) for m in self.models or ("fake-model",)]
         return web.json_response({"object": "list", "data": data})
+
+    async def _model(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        self.lookups.append(model)
+        if self.lookup_status is not None:
+            return self._error(ScriptedFailure(self.lookup_status, "scripted failure", None))
+        if self.models is not None and model not in self.models:
+            error = {
+                "message": f"The model '{model}' does not exist",
+                "type": "invalid_request_error",
+                "param": "model",
+                "code": "model_not_found",
+            }
+            return web.json_response({"error": error}, status=404)
+        return web.json_response(_model(model))
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -157,6 +220,9 @@ class FakeOpenAIServer:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        if self.hangs:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.hangs.pop(0))
         if self._failures:
             return self._error(self._failures.pop(0))
         messages = body.get("messages", [])
@@ -215,8 +281,14 @@ class FakeOpenAIServer:
         headers = {}
         if failure.retry_after_ms is not None:
             headers["retry-after-ms"] = str(failure.retry_after_ms)
+        if failure.retry_after is not None:
+            headers["retry-after"] = failure.retry_after
         body = {"error": {"message": failure.message, "type": kind, "param": None, "code": None}}
         return web.json_response(body, status=failure.status, headers=headers)
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "fake"}
 
 
 def _encoded(vector: list[float], as_base64: bool) -> list[float] | str:

@@ -9,8 +9,18 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
-from bot.models import rough_tokens
-from bot.models.gemini.client import REQUEST_ERRORS, Client, failure, redactor, retrying
+from bot.models import CHECK_TIMEOUT, OptionRefused, rough_tokens
+from bot.models.gemini.client import (
+    REQUEST_ERRORS,
+    Client,
+    describe,
+    failure,
+    is_transient,
+    redactor,
+    refused_option,
+    retry_delay,
+)
+from bot.models.retry import Retry, retried
 from bot.ports import ModelBlocked, ModelError
 from bot.types import Turn
 
@@ -58,6 +68,7 @@ class GeminiModel:
         max_output_tokens: int = 1024,
         backoff: float = 1.0,
         total_timeout: float = 300.0,
+        deadline: float = 90.0,
     ) -> None:
         self.model = model
         self._model_path = (
@@ -65,8 +76,8 @@ class GeminiModel:
         )
         self.context_tokens = context_window(model)
         self._timeout = timeout
-        self._retries = max(0, retries)
-        self._backoff = backoff
+        # Attempts and the pauses between them end `deadline` s after a reply was asked for.
+        self._retry = Retry(max(0, retries), backoff, deadline)
         self.max_output_tokens = max_output_tokens
         self._redact = redactor(api_key)
         # aiohttp applies the client's timeout to the whole response, body included, so it
@@ -82,7 +93,23 @@ class GeminiModel:
         return rough_tokens(text)
 
     async def open(self) -> None:
-        """Nothing to load: the client connects on the first request."""
+        """Check the key and the model with one cheap call (models.get) at start-up.
+
+        A refused key or an unknown model raises OptionRefused: better now than at the
+        first message. An unreachable or failing server only logs: it may come back.
+        """
+        try:
+            async with asyncio.timeout(min(self._timeout, CHECK_TIMEOUT)):
+                await self._client.sdk().aio.models.get(model=self._model_path)
+        except REQUEST_ERRORS as exc:
+            reason = " ".join(self._redact(describe(exc)).split())
+            option = refused_option(exc)
+            if option == "api_key":
+                raise OptionRefused(option, f"Gemini refused the key: {reason}") from None
+            if option == "model":
+                message = f"Gemini has no model {self.model!r}: {reason}"
+                raise OptionRefused(option, message) from None
+            log.warning("Gemini: cannot check the key and model now (%s); starting anyway", reason)
 
     async def close(self) -> None:
         """Close the client's HTTP sessions; call once at shutdown."""
@@ -109,21 +136,20 @@ class GeminiModel:
     async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
         """Yield the reply in chunks; retry transient failures only before the first text."""
         request = self._request(system, turns)
-        responses: AsyncIterator[Any] | None = None
         try:
-            try:
-                async for attempt in retrying(
-                    retries=self._retries,
-                    backoff=self._backoff,
-                    what="Gemini",
-                    redact=self._redact,
-                    log=log,
-                ):
-                    with attempt:
-                        responses, first = await self._open(dict(request))
-            except REQUEST_ERRORS as exc:
-                raise failure(exc, "Gemini", self._redact) from exc
-            assert responses is not None  # the successful attempt set it
+            # An attempt that fails closes its own stream (_open); one that succeeds is ours.
+            responses, first = await retried(
+                lambda: self._open(dict(request)),
+                self._retry,
+                transient=is_transient,
+                server_delay=retry_delay,
+                describe=lambda exc: self._redact(describe(exc)),
+                what="Gemini",
+                log=log,
+            )
+        except REQUEST_ERRORS as exc:
+            raise failure(exc, "Gemini", self._redact) from exc
+        try:
             yield first
             # From here on text has reached the user: a failure ends the turn, never a retry.
             while True:

@@ -1,10 +1,8 @@
-"""What Gemini's chat and embeddings share: the SDK client, the proxy, and the retry policy."""
+"""What Gemini's chat and embeddings share: the SDK client, the proxy, and what errors mean."""
 
 from __future__ import annotations
 
 import importlib
-import logging
-import random
 import re
 import urllib.parse
 import urllib.request
@@ -13,23 +11,12 @@ from collections.abc import Callable
 import aiohttp
 from google import genai
 from google.genai import errors, types
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-from tenacity.stop import stop_base
 
 from bot.ports import ModelError, ModelUnavailable
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 # 408 and 429 are worth another try; so is every 5xx.
 _RETRYABLE_4XX = frozenset({408, 429})
-# A user is waiting: never sleep longer than this between attempts. A server asking for
-# more (a spent daily quota) gets no retry at all: an early retry only burns quota.
-MAX_RETRY_DELAY = 30.0
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 
 
@@ -132,48 +119,6 @@ def retry_delay(exc: BaseException | None) -> float | None:
     return None
 
 
-class _ServerWantsTooLong(stop_base):
-    """Stop when the server's RetryInfo asks for a longer wait than a user will sit through."""
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        delay = retry_delay(exc)
-        return delay is not None and delay > MAX_RETRY_DELAY
-
-
-def retrying(
-    *, retries: int, backoff: float, what: str, redact: Callable[[str], str], log: logging.Logger
-) -> AsyncRetrying:
-    """Retry transient failures: the server's RetryInfo delay when given, else backoff."""
-    backoff_wait = wait_exponential_jitter(initial=backoff, max=MAX_RETRY_DELAY, jitter=backoff)
-
-    def wait(state: RetryCallState) -> float:
-        server = retry_delay(state.outcome.exception() if state.outcome else None)
-        if server is None:
-            return float(backoff_wait(state))
-        # Honour the server's delay, plus up to 10% so waiting users do not stampede.
-        return min(server * random.uniform(1.0, 1.1), MAX_RETRY_DELAY)
-
-    def log_retry(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "%s %s: retrying in %.2fs (attempt %d of %d)",
-            what,
-            redact(describe(exc)),
-            state.next_action.sleep if state.next_action else 0.0,
-            state.attempt_number + 1,
-            retries + 1,
-        )
-
-    return AsyncRetrying(
-        stop=stop_after_attempt(retries + 1) | _ServerWantsTooLong(),
-        wait=wait,
-        retry=retry_if_exception(is_transient),
-        before_sleep=log_retry,
-        reraise=True,
-    )
-
-
 def describe(exc: BaseException | None) -> str:
     """A short reason for logs and errors: codes and the server's message, never a body."""
     if isinstance(exc, errors.APIError):
@@ -187,6 +132,33 @@ def describe(exc: BaseException | None) -> str:
 def redactor(api_key: str) -> Callable[[str], str]:
     """Hide the key: servers have been known to echo the request's key in an error message."""
     return lambda text: text.replace(api_key, "***") if api_key else text
+
+
+def _reasons(exc: errors.APIError) -> set[str]:
+    """The ErrorInfo reasons in Google's error body (API_KEY_INVALID, SERVICE_DISABLED, ...)."""
+    body = exc.details.get("error", exc.details) if isinstance(exc.details, dict) else None
+    details = body.get("details") if isinstance(body, dict) else None
+    return {
+        str(d.get("reason"))
+        for d in (details if isinstance(details, list) else [])
+        if isinstance(d, dict) and str(d.get("@type", "")).endswith("ErrorInfo")
+    }
+
+
+def refused_option(exc: BaseException) -> str | None:
+    """The setting a start-up check's error blames ("api_key", "model"), or None.
+
+    A bad key is 400 API_KEY_INVALID (or 401/403); a model Google does not know is its
+    own 404 NOT_FOUND body, while a bare 404 from a gateway that only forwards
+    generateContent says nothing about the model. Anything else may pass: None.
+    """
+    if not isinstance(exc, errors.APIError):
+        return None
+    if exc.code in (401, 403) or "API_KEY_INVALID" in _reasons(exc):
+        return "api_key"
+    if exc.code == 404 and exc.status == "NOT_FOUND":
+        return "model"
+    return None
 
 
 def failure(exc: BaseException, what: str, redact: Callable[[str], str]) -> ModelError:

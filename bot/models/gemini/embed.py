@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from google.genai import types
 
 from bot.models import batches, checked_vectors
-from bot.models.gemini.client import REQUEST_ERRORS, Client, failure, redactor, retrying
+from bot.models.gemini.client import (
+    REQUEST_ERRORS,
+    Client,
+    describe,
+    failure,
+    is_transient,
+    redactor,
+    retry_delay,
+)
+from bot.models.retry import Retry, retried
 from bot.ports import ModelError
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,7 @@ class GeminiEmbedder:
         retries: int = 4,
         backoff: float = 1.0,
         batch_size: int = MAX_BATCH,
+        deadline: float = 90.0,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"gemini embeddings: batch_size must be 1..{MAX_BATCH}")
@@ -44,8 +54,7 @@ class GeminiEmbedder:
         # Another size is another vector space: part of the name, so stores never mix them.
         self.name = f"gemini/{self.model}@{dimensions}"
         self._timeout = timeout
-        self._retries = max(0, retries)
-        self._backoff = backoff
+        self._retry = Retry(max(0, retries), backoff, deadline)
         self._batch_size = batch_size
         self._redact = redactor(api_key)
         self._client = Client(api_key, base_url, timeout)
@@ -74,19 +83,23 @@ class GeminiEmbedder:
         # multi-part content for multimodal models (gemini-embedding-2), one vector in all.
         contents = [types.Content(role="user", parts=[types.Part(text=t)]) for t in texts]
         models = self._client.sdk().aio.models
+
+        async def attempt() -> types.EmbedContentResponse:
+            async with asyncio.timeout(self._timeout):
+                return await models.embed_content(
+                    model=self.model, contents=contents, config=config
+                )
+
         try:
-            async for attempt in retrying(
-                retries=self._retries,
-                backoff=self._backoff,
+            response = await retried(
+                attempt,
+                self._retry,
+                transient=is_transient,
+                server_delay=retry_delay,
+                describe=lambda exc: self._redact(describe(exc)),
                 what="Gemini embeddings",
-                redact=self._redact,
                 log=log,
-            ):
-                with attempt:
-                    async with asyncio.timeout(self._timeout):
-                        response = await models.embed_content(
-                            model=self.model, contents=contents, config=config
-                        )
+            )
         except REQUEST_ERRORS as exc:
             raise failure(exc, "Gemini embeddings", self._redact) from exc
         values = [e.values or [] for e in response.embeddings or []]

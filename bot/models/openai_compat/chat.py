@@ -11,7 +11,17 @@ from typing import Any
 import openai
 
 from bot.models import rough_tokens
-from bot.models.openai_compat.client import PLACEHOLDER_KEY, make_client, translate
+from bot.models.openai_compat.client import (
+    PLACEHOLDER_KEY,
+    REQUEST_ERRORS,
+    check,
+    describe,
+    is_transient,
+    make_client,
+    retry_after,
+    translate,
+)
+from bot.models.retry import Retry, retried
 from bot.ports import ModelBlocked, ModelError
 from bot.types import Turn
 
@@ -44,6 +54,18 @@ _CONTEXT: tuple[tuple[str, int], ...] = (
 )
 # Ollama's default num_ctx; a safe guess for any server we do not know.
 DEFAULT_CONTEXT = 4_096
+
+
+async def _texts(response: openai.AsyncStream[object]) -> AsyncGenerator[str, None]:
+    """The text deltas of a streamed completion; ModelBlocked when the content filter stops it."""
+    async for chunk in response:
+        for choice in _choices(chunk):
+            delta = choice.get("delta")
+            text = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(text, str) and text:
+                yield text
+            if choice.get("finish_reason") == "content_filter":
+                raise ModelBlocked("openai: the provider's content filter stopped the reply")
 
 
 def _choices(chunk: object) -> list[dict[str, Any]]:
@@ -85,6 +107,8 @@ class OpenAIModel:
         retries: int = 4,
         max_output_tokens: int = 1024,
         context_tokens: int | None = None,
+        backoff: float = 1.0,
+        deadline: float = 90.0,
     ) -> None:
         self.model = model
         self.accepts_images = vision_capable(model)
@@ -94,13 +118,17 @@ class OpenAIModel:
         # api.openai.com wants max_completion_tokens (o-series and gpt-5 reject max_tokens);
         # compatible servers (Ollama, llama-server) mostly know only max_tokens.
         self._classic_limit = base_url is not None
-        self._client = make_client(self._key, base_url, timeout=timeout, retries=retries)
+        self._timeout = timeout
+        # Attempts and the pauses between them end `deadline` s after a reply was asked for.
+        self._retry = Retry(max(0, retries), backoff, deadline)
+        self._client = make_client(self._key, base_url, timeout=timeout, retries=0)
 
     def estimate_tokens(self, text: str) -> int:
         return rough_tokens(text)
 
     async def open(self) -> None:
-        """Nothing to load: the client connects on the first request."""
+        """Check the key and the model with one cheap call at start-up (client.check)."""
+        await check(self._client, self.model, key=self._key, seconds=self._timeout)
 
     async def close(self) -> None:
         await self._client.close()
@@ -116,31 +144,53 @@ class OpenAIModel:
             limit: self.max_output_tokens,
         }
         try:
-            # The SDK's client (auth, retries, errors, SSE) with the body as it is and each
-            # chunk as plain JSON: chat.completions.create() re-transforms the whole history
-            # on every call and builds a model object per chunk, a cost that grew with the
-            # context. Stored turns never change: there is nothing to transform.
-            response = await self._client.post(
-                "/chat/completions",
-                cast_to=object,
-                body=body,
-                stream=True,
-                stream_cls=openai.AsyncStream[object],
+            # Retried only until the first text: after that the person has seen words.
+            response, texts, first = await retried(
+                lambda: self._open(body),
+                self._retry,
+                transient=is_transient,
+                server_delay=retry_after,
+                describe=lambda exc: describe(exc, self._key),
+                what="openai",
+                log=log,
             )
-            async with response:  # closes the HTTP response if the consumer stops early
-                async for chunk in response:
-                    for choice in _choices(chunk):
-                        delta = choice.get("delta")
-                        text = delta.get("content") if isinstance(delta, dict) else None
-                        if isinstance(text, str) and text:
-                            yield text
-                        if choice.get("finish_reason") == "content_filter":
-                            raise ModelBlocked(
-                                "openai: the provider's content filter stopped the reply"
-                            )
-        except openai.APIError as exc:
+        except REQUEST_ERRORS as exc:
             # `from None`: the SDK error can echo a masked key and the whole request.
             raise self._translate(exc) from None
+        try:
+            if first:
+                yield first
+            async for text in texts:
+                yield text
+        except REQUEST_ERRORS as exc:
+            raise self._translate(exc) from None
+        finally:  # also when the consumer stops early: the HTTP response is released now
+            await texts.aclose()
+            await response.close()
+
+    async def _open(
+        self, body: dict[str, Any]
+    ) -> tuple[openai.AsyncStream[object], AsyncGenerator[str, None], str]:
+        """Send the request and read up to its first text ("" for an answer with none)."""
+        # The SDK's client (auth, errors, SSE) with the body as it is and each chunk as
+        # plain JSON: chat.completions.create() re-transforms the whole history on every
+        # call and builds a model object per chunk, a cost that grew with the context.
+        # Stored turns never change: there is nothing to transform.
+        response = await self._client.post(
+            "/chat/completions",
+            cast_to=object,
+            body=body,
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+        texts = _texts(response)
+        try:
+            first = await anext(texts, "")
+        except BaseException:
+            await texts.aclose()
+            await response.close()
+            raise
+        return response, texts, first
 
     def _messages(self, system: str, turns: Sequence[Turn]) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -160,7 +210,7 @@ class OpenAIModel:
                 messages.append({"role": turn.role, "content": turn.text})
         return messages
 
-    def _translate(self, exc: openai.APIError) -> ModelError:
+    def _translate(self, exc: BaseException) -> ModelError:
         return translate(
             exc, what="openai", model=self.model, key=self._key, base_url=self._client.base_url
         )
