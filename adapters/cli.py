@@ -1,4 +1,5 @@
-"""The `tertulia` command: chat, run, telegram, discord, dashboard and dataset export."""
+"""The `tertulia` command: chat, run, telegram, discord, dashboard, dataset export, backup,
+restore and status."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from adapters import dataset, platforms
+from adapters import backup, dataset, logs, platforms
 from bot.ports import ModelError, StorageError
-from config.settings import SettingsError, load_settings
+from config.settings import SettingsError, check_env_file, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +34,41 @@ def _parser() -> argparse.ArgumentParser:
         help="the web dashboard on TERTULIA_DASHBOARD_ADDRESS:PORT (needs `make dashboard`)",
     )
     dataset.add_parser(sub)
+    backup.add_parsers(sub)
+    sub.add_parser(
+        "status", help="the database's size and figures, and which tertulia processes run on it"
+    )
     return parser
+
+
+def _name_process(name: str) -> None:
+    """What this process's heartbeats call it (the store writes them; `tertulia status`)."""
+    from storage.sqlite.processes import name_this_process
+
+    name_this_process(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     try:
+        check_env_file(args.env_file)
         settings = load_settings(args.env_file)
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+        # Every record, the libraries' too, passes one handler that masks the secrets.
+        logs.configure(settings)
+        logs.warn_if_exposed(args.env_file)
         if command == "dataset":
             return dataset.main(args, settings)
+        if command in ("backup", "restore"):
+            return backup.main(args, settings)
+        if command == "status":
+            from adapters import status
+
+            return status.main(settings)
         if command == "chat":
             from adapters import console
 
+            _name_process("chat")
             return console.main(settings)
         if command == "dashboard":
             from adapters.dashboard import launch
@@ -60,11 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             token = platforms.PLATFORMS[command].token
             if not settings.value_of(token):
                 raise SettingsError(f"{token} is not set")
+            _name_process(command)
             return platforms.main(command, settings)
         configured = platforms.configured(settings)
         if not configured:
             from adapters import console
 
+            _name_process("chat")
             return console.main(settings, say_how_to_connect=True)
         from adapters import supervisor
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from adapters.console_text import RECORD_END
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.processes import clean_env
+from tests.processes import NO_SETTINGS, clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +22,7 @@ def run_cli(
     args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", *args],
+        [sys.executable, "-m", "adapters.cli", "--env-file", NO_SETTINGS, *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -48,11 +49,13 @@ async def test_piped_chat_answers_each_line_and_remembers(tmp_path: Path) -> Non
 
         done = await asyncio.to_thread(run_cli, ["chat"], env, "hola\nqué tal\n/lang\n\n/model\n")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "echo 1: hola"
-    assert lines[1] == "echo 2: qué tal"
-    assert lines[2].startswith("Idioma: español")
-    assert "Motor: openai" in done.stdout
+    # Piped, each reply ends with a line holding the record separator (U+001E).
+    replies = done.stdout.split(RECORD_END)
+    assert replies[0] == "echo 1: hola\n"
+    assert replies[1] == "echo 2: qué tal\n"
+    assert replies[2].startswith("Idioma: español")
+    assert replies[3] == ""  # the blank input line: an empty reply, so replies line up
+    assert "Motor: openai" in replies[4]
     assert (tmp_path / "t.db").exists()
 
 
@@ -133,7 +136,7 @@ def test_ctrl_c_at_the_terminal_prompt_exits_cleanly(tmp_path: Path) -> None:
         os.chdir(ROOT)
         os.execve(
             sys.executable,
-            [sys.executable, "-m", "adapters.cli", "--env-file", "/nonexistent", "chat"],
+            [sys.executable, "-m", "adapters.cli", "--env-file", NO_SETTINGS, "chat"],
             env,
         )
     screen = b""

@@ -21,6 +21,7 @@ from tenacity import (
 
 from bot.ports import StorageError
 from storage.sqlite.migrations import migrate
+from storage.sqlite.processes import Heartbeat
 from storage.sqlite.terms import recall_terms
 
 log = logging.getLogger(__name__)
@@ -131,12 +132,16 @@ class Database:
         except StorageError as exc:
             log.warning("no WAL checkpoints: %s", exc)
             return
+        heartbeat = Heartbeat()
         try:
             # Its merges free pages of the index too: zeroed, like every other.
             await conn.execute("PRAGMA secure_delete = ON")
             await conn.create_function("recall_terms", 2, recall_terms, deterministic=True)
             while True:
                 await asyncio.sleep(self._checkpoint_every)
+                # `tertulia status` lists the processes heard from lately: one small UPSERT
+                # every few seconds (nothing on the other rounds).
+                await _step(conn, "heartbeat", heartbeat.beat(conn))
                 # Each step on its own: one that fails must not stop the others (a WAL
                 # that is never checkpointed grows without end).
                 await _step(conn, "recall indexing", index_pending(conn))
@@ -154,6 +159,8 @@ class Database:
                 # next round will.
                 await _step(conn, "WAL checkpoint", conn.execute("PRAGMA wal_checkpoint(PASSIVE)"))
         finally:
+            # A clean stop: status stops listing this process at once, not 15 s later.
+            await _step(conn, "heartbeat", heartbeat.leave(conn))
             await conn.close()
 
     async def index_pending(self) -> int:

@@ -303,6 +303,22 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             tokens, latency_ms, first_token_ms, rating);
         """,
     ),
+    (
+        "012_process_heartbeats",
+        """
+        -- Every process with the store open says so every few seconds from its background
+        -- connection: `tertulia status` lists those seen lately, `tertulia restore` names
+        -- them. A process that stops cleanly removes its own row.
+        CREATE TABLE processes (
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            platform TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            seen_at REAL NOT NULL,
+            PRIMARY KEY (host, pid)
+        );
+        """,
+    ),
 )
 
 
