@@ -13,6 +13,7 @@ from adapters.dashboard.host import Playground
 from adapters.dashboard.text import LANGS, t
 from config.settings import Settings, SettingsError, load_settings
 from storage.sqlite.insights import Insights, Unavailable
+from storage.sqlite.processes import name_this_process
 
 LANG_KEY = "dashboard_lang"
 
@@ -74,6 +75,7 @@ def _release(playground: Playground) -> None:
 
 @st.cache_resource(show_spinner=False, on_release=_release)
 def _playground(fingerprint: str, _settings: Settings) -> Playground:
+    name_this_process("dashboard")  # `tertulia status` lists the playground's store as such
     return Playground(_settings)
 
 
