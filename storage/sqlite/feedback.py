@@ -10,6 +10,7 @@ import aiosqlite
 
 from bot.types import Outcome, Rated, Redo, TurnRef
 from storage.sqlite.connection import Database
+from storage.sqlite.turns import REPLY_SQL
 from storage.sqlite.users import PERSON
 
 # Answers a person may rate: the model's, finished and shown (a replaced one still was).
@@ -143,21 +144,9 @@ class FeedbackQueries(Database):
         """
         async with self._write() as conn:
             rows = await conn.execute_fetchall(
-                "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
-                " outcome, tokens, created_at, first_token_ms, latency_ms, persona, reply_to)"
-                " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?,"
-                " ?, ?, id FROM messages WHERE id = ? AND user_id = ? RETURNING id",
-                (
-                    reply,
-                    Outcome(outcome).value,
-                    tokens,
-                    time.time(),
-                    first_token_ms,
-                    latency_ms,
-                    persona,
-                    ref.prompt_id,
-                    ref.user_id,
-                ),
+                REPLY_SQL,
+                (reply, Outcome(outcome).value, tokens, time.time(), first_token_ms)
+                + (latency_ms, persona, ref.prompt_id, ref.user_id),
             )
             if not rows:
                 return ref  # the person was erased while the model answered

@@ -30,6 +30,17 @@ WINDOW_SQL = (
     " AND id > ? AND id < ? ORDER BY id DESC LIMIT ?"
 )
 
+# A model's reply, copied from its prompt's row (user, conversation, chat, kind), found by
+# id and user: a ref can only ever answer its own person's turn. Parameters: text, outcome,
+# tokens, created_at, first_token_ms, latency_ms, persona, prompt id, user id.
+REPLY_SQL = (
+    "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
+    " outcome, tokens, created_at, first_token_ms, latency_ms, persona, reply_to)"
+    " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?, ?, ?,"
+    " id FROM messages WHERE id = ? AND user_id = ?"
+    " RETURNING id, conversation_id, chat_id, kind"
+)
+
 MAX_FACTS = 200  # the most a context could ever show
 _LAST_ID = 2**63 - 1  # SQLite's largest rowid: a window with no upper bound
 
@@ -161,22 +172,9 @@ class TurnQueries(Database):
         row, found by id and user: a ref can only ever answer its own person's turn.
         """
         rows = await self._statement(
-            "INSERT INTO messages (user_id, conversation_id, chat_id, role, text, kind,"
-            " outcome, tokens, created_at, first_token_ms, latency_ms, persona, reply_to)"
-            " SELECT user_id, conversation_id, chat_id, 'assistant', ?, kind, ?, ?, ?, ?, ?, ?,"
-            " id FROM messages WHERE id = ? AND user_id = ?"
-            " RETURNING id, conversation_id, chat_id, kind",
-            (
-                reply,
-                Outcome(outcome).value,
-                tokens,
-                time.time(),
-                first_token_ms,
-                latency_ms,
-                persona,
-                ref.prompt_id,
-                ref.user_id,
-            ),
+            REPLY_SQL,
+            (reply, Outcome(outcome).value, tokens, time.time(), first_token_ms)
+            + (latency_ms, persona, ref.prompt_id, ref.user_id),
         )
         if not rows:
             # The person was erased (/forget in another chat) while the model answered.
