@@ -76,7 +76,9 @@ def integrity(conn: sqlite3.Connection, path: Path) -> None:
     except sqlite3.DatabaseError as exc:
         raise NotUsable(f"{path}: not a usable SQLite database ({exc})") from None
     if rows != ["ok"]:
-        raise NotUsable(f"{path}: damaged ({'; '.join(rows)})")
+        # One line: integrity_check's own messages may span several.
+        found = " ".join(" ".join(rows).split())
+        raise NotUsable(f"{path}: damaged ({found[:300]})")
 
 
 def _fsync(path: Path) -> None:
