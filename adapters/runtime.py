@@ -14,6 +14,7 @@ from adapters.delivery import Policy
 from adapters.platforms import CONFIG_ERROR
 from adapters.session import Session
 from bot import models
+from bot.access import Access
 from bot.engine import Engine
 from bot.ports import ChatModel, Embedder, MemoryStore, ModelError, ModelUnavailable
 from bot.types import Persona
@@ -88,6 +89,19 @@ async def open_embedder(embedder: Embedder | None) -> Embedder | None:
     return embedder
 
 
+def access(settings: Settings) -> Access:
+    """The engine's allow-lists and limits, from the settings."""
+    users, chats, guilds = settings.allowed()
+    return Access(
+        allowed_users=users,
+        allowed_chats=chats,
+        allowed_guilds=guilds,
+        rate_per_minute=settings.rate_per_minute,
+        burst=settings.rate_burst,
+        daily_tokens=settings.daily_tokens,
+    )
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, model: ChatModel | None = None, store: MemoryStore | None = None
@@ -112,6 +126,7 @@ async def open_runtime(
                 default_lang=settings.default_lang,
                 default_persona=settings.default_persona,
                 admins=settings.admin_ids(),
+                access=access(settings),
                 facts_every=settings.facts_every if learns else 0,
                 summaries=learns,
                 embedder=embedder,

@@ -88,6 +88,7 @@ async def run(channels: int, per_channel: int, interval: float) -> dict[str, Any
             DISCORD_API_BASE_URL=api,
             DISCORD_GATEWAY_URL=gateway,
             TERTULIA_EDIT_INTERVAL=interval,
+            TERTULIA_RATE_PER_MINUTE=0,  # the load is the point: no per-person limit
             TERTULIA_DB=Path(tmp) / "bench.db",
         )
         async with answering_runtime(settings) as rt, running_bot(rt.session, settings):

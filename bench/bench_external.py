@@ -126,7 +126,9 @@ async def adapter_process(command: str, env: dict[str, str]) -> AsyncIterator[in
         profile = ["-m", "adapters.cli"]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *profile, "--env-file", NO_SETTINGS, command,
-        cwd=ROOT, env={**clean_env(), **env}, stderr=asyncio.subprocess.PIPE,
+        # The benchmark's chats write in a closed loop: no per-person rate limit.
+        cwd=ROOT, env={**clean_env(), "TERTULIA_RATE_PER_MINUTE": "0", **env},
+        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         yield proc.pid

@@ -82,6 +82,7 @@ async def run(chats: int, per_chat: int, interval: float) -> dict[str, Any]:
             TELEGRAM_BOT_TOKEN=token,
             TELEGRAM_API_BASE_URL=root,
             TERTULIA_EDIT_INTERVAL=interval,
+            TERTULIA_RATE_PER_MINUTE=0,  # the load is the point: no per-person limit
             TERTULIA_DB=Path(tmp) / "bench.db",
         )
         async with answering_runtime(settings) as rt:

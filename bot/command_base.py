@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.access import OPEN, Access
 from bot.ports import ChatModel, MemoryStore
 from bot.types import Attachment, IncomingMessage, Persona, Redo, User
 
@@ -24,6 +25,9 @@ class CommandContext:
     registry: Mapping[str, Command]
     is_admin: bool = False
     conversation_id: int = 0  # the caller's open conversation in this chat
+    access: Access = OPEN  # the operator's allow-lists and limits
+    admins: frozenset[str] = frozenset()  # "platform:user_id"
+    now: float = 0.0  # when the command arrived (the engine's clock)
 
 
 @dataclass(frozen=True, slots=True)

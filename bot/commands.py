@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bot import feedback_commands, memory_commands
+from bot import access_commands, feedback_commands, memory_commands
 from bot.command_base import Answer, Command, CommandArg, CommandContext, d
 from bot.i18n import LANGS, t
 from bot.types import CommandCall
@@ -125,5 +125,6 @@ REGISTRY: dict[str, Command] = {
             admin_only=True,
             private=True,
         ),
+        *access_commands.COMMANDS,
     )
 }

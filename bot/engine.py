@@ -6,10 +6,11 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 
 from bot import context
+from bot.access import BUDGET_NOTICE_EVERY, DAY, OPEN, Access, day, duration, until_midnight
 from bot.commands import REGISTRY, Answer, Command, CommandContext
 from bot.feedback_commands import clean_reason, feedback_text
 from bot.i18n import media_name, normalize_lang, t
@@ -38,6 +39,7 @@ from bot.types import (
     Redo,
     RemoteImage,
     ReplyEvent,
+    Standing,
     Turn,
     TurnKind,
     TurnRef,
@@ -67,6 +69,8 @@ class Engine:
         summaries: bool = False,
         embedder: Embedder | None = None,
         embed_timeout: float = 2.0,
+        access: Access = OPEN,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if default_persona not in personas:
             raise ValueError(f"unknown default persona {default_persona!r}")
@@ -77,6 +81,9 @@ class Engine:
         self.default_lang = default_lang
         self.default_persona = default_persona
         self.admins = admins
+        # Allow-lists and limits; their counters live in the store, shared by every process.
+        self.access = access
+        self.clock = clock
         self.registry: dict[str, Command] = dict(REGISTRY)
         # Room for the reply inside the model's window, whatever the setting says.
         self.context_tokens = max(
@@ -219,10 +226,24 @@ class Engine:
         call = msg.command
         if call is None and not text and not msg.images and not msg.unsupported:
             return
+        now = self.clock()
+        standing = await self._standing(msg, now)
+        if standing is not None and (standing.blocked or not self.access.admits(msg)):
+            # Nothing is stored and nothing reaches the model: what a refused person says
+            # is not ours to keep. One short notice a day at most, then silence.
+            key = msg.key
+            if await self.store.notify(key.platform, key.user_id, "access", now=now, every=DAY):
+                yield t("access_refused", await self.language(msg))
+                yield Done(None, Outcome.OK)
+            return
+        limited: tuple[str, float] | None = None
         if call is not None:
             kind = TurnKind.COMMAND
             text = text or f"/{call.name} {call.args}".strip()
         elif self._refused(msg, text):
+            kind = TurnKind.REJECTED
+        elif standing is not None and (limited := self._limited(standing, now)):
+            # Over a limit: kept as refused input, never answered later (nor by /retry).
             kind = TurnKind.REJECTED
         else:
             kind = TurnKind.CHAT
@@ -240,8 +261,23 @@ class Engine:
             log.info("duplicate %s message %s ignored", msg.key.platform, msg.message_id)
             return
         lang = self._lang(msg, ingested.user.lang)
+        if limited is not None:
+            reason, wait = limited
+            # One notice per rate window (or per hour, for the budget); silence between.
+            every = self.access.window if reason == "rate" else BUDGET_NOTICE_EVERY
+            key = msg.key
+            if await self.store.notify(key.platform, key.user_id, reason, now=now, every=every):
+                yield self._limit_notice(reason, wait, lang)
+                yield Done(ingested.ref, Outcome.OK)
+            return
         if call is not None:
-            answer = await self._run_command(msg, ingested, lang, call.name, call.args)
+            answer = await self._run_command(msg, ingested, lang, call.name, call.args, now)
+            if answer.redo is not None and standing is not None:
+                limited = self._limited(standing, now)  # ↻ asks the model too
+                if limited is not None:
+                    yield self._limit_notice(*limited, lang)
+                    yield Done(ingested.ref, Outcome.OK)
+                    return
             if answer.redo is not None:
                 # /retry (or ↻): a new answer to an earlier turn, through the usual path.
                 redo = answer.redo
@@ -259,6 +295,30 @@ class Engine:
                 async for event in events:
                     yield event
 
+    async def _standing(self, msg: IncomingMessage, now: float) -> Standing | None:
+        """The sender's block and use so far; None for the operator (admins, the console
+        and the dashboard's playground), whom no rule limits."""
+        if self.is_admin(msg) or msg.key.platform == "dashboard":
+            return None
+        key = msg.key
+        return await self.store.standing(
+            key.platform, key.user_id, day=day(now), burst=self.access.burst
+        )
+
+    def _limited(self, standing: Standing, now: float) -> tuple[str, float] | None:
+        """("budget" or "rate", seconds until they may continue); None within limits."""
+        if self.access.spent(standing):
+            return "budget", until_midnight(now)
+        wait = self.access.wait(standing, now)
+        return ("rate", wait) if wait > 0 else None
+
+    def _limit_notice(self, reason: str, wait: float, lang: str) -> str:
+        if reason == "budget":
+            return t(
+                "budget_spent", lang, limit=self.access.daily_tokens, wait=duration(wait, lang)
+            )
+        return t("rate_limited", lang, wait=duration(wait, lang))
+
     def _refused(self, msg: IncomingMessage, text: str) -> bool:
         too_long = len(text) > self.max_input_chars
         blind = bool(msg.images) and not self.model.accepts_images
@@ -275,7 +335,13 @@ class Engine:
         return t("no_images", lang, model=self.model.model)
 
     async def _run_command(
-        self, msg: IncomingMessage, ingested: Ingested, lang: str, name: str, args: str
+        self,
+        msg: IncomingMessage,
+        ingested: Ingested,
+        lang: str,
+        name: str,
+        args: str,
+        now: float = 0.0,
     ) -> Answer:
         cmd = self.registry.get(name)
         if cmd is None:
@@ -299,6 +365,9 @@ class Engine:
             registry=self.registry,
             is_admin=admin,
             conversation_id=ingested.ref.conversation_id,
+            access=self.access,
+            admins=self.admins,
+            now=now or self.clock(),
         )
         answer = await (cmd.in_public if public and cmd.in_public else cmd.handler)(ctx)
         return answer if isinstance(answer, Answer) else Answer(answer)

@@ -308,6 +308,69 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "consent_state_on": {"en": "on", "es": "activado"},
     "consent_state_off": {"en": "off", "es": "desactivado"},
+    # Access and limits (bot/access.py, bot/access_commands.py).
+    "access_refused": {
+        "en": "Sorry, I can't talk with you here.",
+        "es": "Lo siento, aquí no puedo hablar contigo.",
+    },
+    "rate_limited": {
+        "en": "You're writing faster than I can answer. Your message is kept; "
+        "write again in {wait}.",
+        "es": "Escribes más rápido de lo que puedo responder. Tu mensaje queda guardado; "
+        "vuelve a escribir dentro de {wait}.",
+    },
+    "budget_spent": {
+        "en": "You've used today's {limit} tokens. Your message is kept; you can continue "
+        "at 00:00 UTC, in {wait}.",
+        "es": "Has gastado los {limit} tokens de hoy. Tu mensaje queda guardado; podrás "
+        "seguir a las 00:00 UTC, dentro de {wait}.",
+    },
+    "seconds": {"en": "{n} s", "es": "{n} s"},
+    "minutes": {"en": "{n} min", "es": "{n} min"},
+    "hours": {"en": "{h} h {m} min", "es": "{h} h {m} min"},
+    "block_usage": {
+        "en": "Say whom: /{name} <platform:id>, or /{name} <id> for someone on this platform.",
+        "es": "Di a quién: /{name} <plataforma:id>, o /{name} <id> para alguien de esta "
+        "plataforma.",
+    },
+    "block_done": {
+        "en": "Blocked {who}: nothing they send reaches the model.",
+        "es": "Bloqueado {who}: nada de lo que envíe llega al modelo.",
+    },
+    "block_already": {"en": "{who} was already blocked.", "es": "{who} ya estaba bloqueado."},
+    "block_admin": {
+        "en": "{who} is an admin: admins are never blocked while they are one.",
+        "es": "{who} es administrador: a los administradores nunca se les bloquea mientras "
+        "lo sean.",
+    },
+    "unblock_done": {"en": "Unblocked {who}.", "es": "Desbloqueado {who}."},
+    "unblock_none": {"en": "{who} was not blocked.", "es": "{who} no estaba bloqueado."},
+    "usage_today": {
+        "en": "Today (UTC): {messages} answers, {tokens} tokens{budget}.",
+        "es": "Hoy (UTC): {messages} respuestas, {tokens} tokens{budget}.",
+    },
+    "usage_budget": {"en": " of {limit} a day", "es": " de {limit} al día"},
+    "usage_no_budget": {"en": " (no daily limit)", "es": " (sin límite diario)"},
+    "usage_rate": {
+        "en": "Rate limit: {rate} messages a minute, up to {burst} in a row.",
+        "es": "Límite: {rate} mensajes por minuto, hasta {burst} seguidos.",
+    },
+    "usage_wait": {
+        "en": "You can write again in {wait}.",
+        "es": "Puedes volver a escribir dentro de {wait}.",
+    },
+    "usage_spent": {
+        "en": "Today's tokens are used up.",
+        "es": "Los tokens de hoy están agotados.",
+    },
+    "usage_exempt": {
+        "en": "As an admin you have no limits.",
+        "es": "Como administrador no tienes límites.",
+    },
+    "usage_reset": {
+        "en": "The count starts again at 00:00 UTC, in {reset}.",
+        "es": "La cuenta vuelve a empezar a las 00:00 UTC, dentro de {reset}.",
+    },
 }
 
 # What the user sent that the bot can't read, as a noun phrase for "I can't read {kind}".

@@ -14,6 +14,7 @@ from bot.types import (
     Rated,
     Recalled,
     Redo,
+    Standing,
     StoredTurn,
     Summary,
     Turn,
@@ -322,4 +323,28 @@ class MemoryStore(Protocol):
 
     async def stats(self) -> dict[str, int]:
         """Counts across all people (for admins): users, conversations, messages."""
+        ...
+
+    # -- access and limits: shared by every process on the store ----------------------
+
+    async def standing(
+        self, platform: str, platform_user_id: str, *, day: str, burst: int = 1
+    ) -> Standing:
+        """The identity's block, its use on `day` (UTC, YYYY-MM-DD), and when its newest
+        `burst` questions to the model began; one cheap read, before each message."""
+        ...
+
+    async def notify(
+        self, platform: str, platform_user_id: str, reason: str, *, now: float, every: float
+    ) -> bool:
+        """Whether to tell this identity about `reason` now: True at most once per `every`
+        seconds, however many processes ask."""
+        ...
+
+    async def block(self, platform: str, platform_user_id: str, *, by: str, now: float) -> bool:
+        """Block an identity (it need not have written yet); False when it already was."""
+        ...
+
+    async def unblock(self, platform: str, platform_user_id: str) -> bool:
+        """Lift a block; False when there was none."""
         ...

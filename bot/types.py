@@ -137,6 +137,8 @@ class IncomingMessage:
     # Only the sender will see the answer (a Discord ephemeral reply), even in a group:
     # commands that show a person's own data answer there too.
     private: bool = False
+    # The Discord server the message was sent in (None elsewhere): TERTULIA_ALLOWED_GUILDS.
+    guild_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,18 @@ class Redo:
     images: int  # images are not kept: an answer about one cannot be asked for again
     kept: int | None  # the answer to replace, None when the exchange has none that counts
     persona: str | None = None  # the persona that answer was written as
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the store knows of one identity before its message is stored: whether it is
+    blocked, when it was last told it is refused, today's use, and its recent questions."""
+
+    blocked: bool = False
+    tokens_today: int = 0
+    messages_today: int = 0
+    # When the oldest of its newest `burst` questions to the model was stored (None: fewer).
+    burst_started: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

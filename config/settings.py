@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     default_lang: Literal["en", "es"] = Field("en", alias="TERTULIA_LANG")
     default_persona: str = Field("assistant", alias="TERTULIA_PERSONA")
     admins: str = Field("", alias="TERTULIA_ADMINS")
+    # Who may talk to the bot: a sender, chat or Discord server on any list gets in; all
+    # three empty lets everyone in. Admins always get in.
+    allowed_users: str = Field("", alias="TERTULIA_ALLOWED_USERS")  # telegram:42,discord:7
+    allowed_chats: str = Field("", alias="TERTULIA_ALLOWED_CHATS")  # telegram:-100123
+    allowed_guilds: str = Field("", alias="TERTULIA_ALLOWED_GUILDS")  # Discord server ids
+    # Questions to the model per person: a minute on average (0: no limit), this many at once.
+    rate_per_minute: int = Field(10, alias="TERTULIA_RATE_PER_MINUTE", ge=0)
+    rate_burst: int = Field(5, alias="TERTULIA_RATE_BURST", ge=1, le=1000)
+    # Tokens of questions and answers per person and UTC day (0: unlimited).
+    daily_tokens: int = Field(0, alias="TERTULIA_DAILY_TOKENS", ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", alias="TERTULIA_LOG_LEVEL"
     )
@@ -236,6 +246,14 @@ class Settings(BaseSettings):
     def admin_ids(self) -> frozenset[str]:
         """Admins as `platform:user_id` strings (e.g. `telegram:42`)."""
         return frozenset(a.strip() for a in self.admins.split(",") if a.strip())
+
+    def allowed(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """The allow-lists: users and chats as `platform:id`, Discord server ids."""
+
+        def split(items: str) -> frozenset[str]:
+            return frozenset(a.strip() for a in items.split(",") if a.strip())
+
+        return split(self.allowed_users), split(self.allowed_chats), split(self.allowed_guilds)
 
     def check_backend(self) -> None:
         """Fail when the chosen backend or persona lacks what it needs."""

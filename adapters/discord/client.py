@@ -148,9 +148,14 @@ class TertuliaDiscord(discord.Client):
                     for name, values in choices.items()
                 }
             )(callback)
-        return app_commands.Command(
+        slash: app_commands.Command[Any, ..., Any] = app_commands.Command(
             name=command.name, description=_localized(command.description), callback=callback
         )
+        if command.admin_only:
+            # Hidden from members without Administrator in servers (Discord's own check;
+            # the engine still refuses anyone not in TERTULIA_ADMINS).
+            slash.default_permissions = discord.Permissions(administrator=True)
+        return slash
 
     def _ask_command(self) -> app_commands.Command[Any, ..., Any]:
         prompt = inspect.Parameter("prompt", inspect.Parameter.KEYWORD_ONLY, annotation=str)
@@ -204,6 +209,7 @@ class TertuliaDiscord(discord.Client):
             language=str(interaction.locale),
             message_id=f"interaction:{interaction.id}",
             is_direct=interaction.guild_id is None,
+            guild_id=str(interaction.guild_id) if interaction.guild_id else None,
             command=None if ask else convert.slash_call(name, options),
             private=self._private.get(name, False),
         )
@@ -249,6 +255,7 @@ def incoming(message: discord.Message, my_id: int) -> IncomingMessage:
         display_name=message.author.display_name,
         message_id=str(message.id),
         is_direct=message.guild is None,
+        guild_id=str(message.guild.id) if message.guild else None,
         images=tuple(images),
         # Images are what the model reads; other files only matter when alone.
         unsupported=None if images else unsupported,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.sqlite.access import AccessQueries
 from storage.sqlite.export import ExportQueries
 from storage.sqlite.feedback import FeedbackQueries
 from storage.sqlite.memory import MemoryQueries
@@ -21,6 +22,7 @@ class SqliteStore(
     ExportQueries,
     ReportQueries,
     FeedbackQueries,
+    AccessQueries,
 ):
     """Per-person memory in one SQLite file shared by every platform process.
 

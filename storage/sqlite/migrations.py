@@ -319,6 +319,56 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "013_access_and_limits",
+        """
+        -- Keyed by the platform's ids, not users.id: a block, a notice or a day's use must
+        -- outlast /forget (erasing yourself must not lift a block or refill a budget), and
+        -- someone blocked before they ever wrote has no users row.
+        CREATE TABLE blocked (
+            platform TEXT NOT NULL,
+            platform_user_id TEXT NOT NULL,
+            blocked_by TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (platform, platform_user_id)
+        ) WITHOUT ROWID;
+        -- When each identity was last told it is refused ('access'), over the rate
+        -- ('rate') or over the day's tokens ('budget'): a notice at most so often.
+        CREATE TABLE notices (
+            platform TEXT NOT NULL,
+            platform_user_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            told_at REAL NOT NULL,
+            PRIMARY KEY (platform, platform_user_id, reason)
+        ) WITHOUT ROWID;
+        -- Tokens and answers per identity and UTC day, shared by every adapter process.
+        CREATE TABLE usage (
+            platform TEXT NOT NULL,
+            platform_user_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            tokens INTEGER NOT NULL DEFAULT 0,
+            messages INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (platform, platform_user_id, day)
+        ) WITHOUT ROWID;
+        -- Counted in the statement that stores an answer (its tokens and its question's),
+        -- so no reply costs an extra write and no crash counts one half.
+        CREATE TRIGGER messages_usage AFTER INSERT ON messages
+            WHEN NEW.role = 'assistant'
+        BEGIN
+            INSERT INTO usage (platform, platform_user_id, day, tokens, messages)
+                SELECT u.platform, u.platform_user_id, date(NEW.created_at, 'unixepoch'),
+                    NEW.tokens + coalesce(
+                        (SELECT q.tokens FROM messages q WHERE q.id = NEW.reply_to), 0), 1
+                FROM users u WHERE u.id = NEW.user_id
+            ON CONFLICT (platform, platform_user_id, day) DO UPDATE SET
+                tokens = tokens + excluded.tokens, messages = messages + 1;
+        END;
+        -- The rate limit reads a person's newest questions to the model: `burst` entries
+        -- of this small index, however many messages they have.
+        CREATE INDEX messages_asked ON messages(user_id, id, created_at)
+            WHERE role = 'user' AND kind = 'chat';
+        """,
+    ),
 )
 
 
