@@ -1,0 +1,1 @@
+"""Hostile input: arbitrary text through the engine, the splitter, both renderers, delivery."""
