@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.bench_recall_latency import CACHE, create, schema_key
+from bench.bench_recall_latency import CACHE, DATA_VERSION
+from bench.common import create_store, schema_key
 from tests.dashboard.browser import ARGS, CHART, CHROMIUM, free_port, wait_healthy
 
 APP = Path(__file__).resolve().parent.parent / "adapters" / "dashboard" / "app.py"
@@ -39,7 +40,7 @@ WORDS = PHRASE.split()
 
 def dashboard_db(total: int, rebuild: bool) -> Path:
     """A cached file of `total` messages over DAYS days on three platforms; built once per schema."""
-    path = CACHE / f"dashboard-{total}-{schema_key()}.db"
+    path = CACHE / f"dashboard-{total}-{schema_key(DATA_VERSION)}.db"
     if path.exists() and not rebuild:
         print(f"   (cached: {path}; --rebuild to build it again)")
         return path
@@ -49,7 +50,7 @@ def dashboard_db(total: int, rebuild: bool) -> Path:
     part = path.with_suffix(".part")
     part.unlink(missing_ok=True)
     started = time.perf_counter()
-    asyncio.run(create(part))
+    asyncio.run(create_store(part))
     db = sqlite3.connect(part)
     with db:
         db.execute("PRAGMA journal_mode = DELETE")  # one writer, nothing to recover: no WAL

@@ -9,7 +9,6 @@ import resource
 import sqlite3
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from adapters.dataset import FORMATS, ExportOptions, export_dataset
 from adapters.runtime import personas
 from bench.bench_recall_data import small_talk
 from bench.bench_recall_vocab import TOPICS
-from storage.sqlite import SqliteStore
+from bench.common import create_store, schema_key
 
 CACHE = Path(tempfile.gettempdir()) / "tertulia-bench-export"
 DATA_VERSION = 3  # bump when the generated database changes
@@ -29,26 +28,9 @@ REGENERATED = 0.05  # share of exchanges with a replaced (superseded) answer
 PRIVATE = 0.02  # share of user turns with an e-mail or a phone in them
 
 
-async def create(path: Path) -> None:
-    async with SqliteStore(path):
-        pass  # the store's own migrations
-
-
-def schema_key() -> str:
-    """A fingerprint of the schema a new store creates: a file cached under another is stale."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "schema.db"
-        asyncio.run(create(path))
-        db = sqlite3.connect(path)
-        rows = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
-        key = zlib.crc32(repr(rows.fetchall()).encode())
-        db.close()
-    return f"v{DATA_VERSION}-{key:08x}"
-
-
 def database(total: int, rebuild: bool) -> Path:
     """A cached file of `total` messages, built once per schema and size."""
-    path = CACHE / f"export-{total}-{schema_key()}.db"
+    path = CACHE / f"export-{total}-{schema_key(DATA_VERSION)}.db"
     if path.exists() and not rebuild:
         print(f"   (cached: {path}; --rebuild to build it again)")
         return path
@@ -57,7 +39,7 @@ def database(total: int, rebuild: bool) -> Path:
         old.unlink()
     part = path.with_suffix(".part")
     started = time.perf_counter()
-    asyncio.run(create(part))
+    asyncio.run(create_store(part))
     db = sqlite3.connect(part)
     with db:
         db.execute("PRAGMA journal_mode = DELETE")  # one writer, nothing to recover: no WAL

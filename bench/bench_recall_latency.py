@@ -7,7 +7,6 @@ import random
 import sqlite3
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from bench.bench_recall_drive import (
     spread,
 )
 from bench.bench_recall_vocab import TOPICS
+from bench.common import create_store, schema_key
 from bot.context import search_words
 from storage.sqlite import SqliteStore
 from storage.sqlite.terms import recall_terms
@@ -35,26 +35,9 @@ MIXED = 20  # searches of the heavy person, each after another person's
 HEAVY, TYPICAL = 1, 2  # user ids: the person with most messages, one with PER_OTHER
 
 
-async def create(path: Path) -> None:
-    async with SqliteStore(path):
-        pass  # the store's own migrations
-
-
-def schema_key() -> str:
-    """A fingerprint of the schema a new store creates: a file cached under another is stale."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "schema.db"
-        asyncio.run(create(path))
-        db = sqlite3.connect(path)
-        rows = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
-        key = zlib.crc32(repr(rows.fetchall()).encode())
-        db.close()
-    return f"v{DATA_VERSION}-{key:08x}"
-
-
 def latency_db(heavy: int, total: int, rebuild: bool) -> Path:
     """A cached file of `total` messages, `heavy` of them person 1's; built once per schema."""
-    path = CACHE / f"recall-{heavy}-{total}-{schema_key()}.db"
+    path = CACHE / f"recall-{heavy}-{total}-{schema_key(DATA_VERSION)}.db"
     if path.exists() and not rebuild:
         print(f"   (cached: {path}; --rebuild to build it again)")
         return path
@@ -63,7 +46,7 @@ def latency_db(heavy: int, total: int, rebuild: bool) -> Path:
         old.unlink()  # other schemas' files: up to a gigabyte or more each
     part = path.with_suffix(".part")
     started = time.perf_counter()
-    asyncio.run(create(part))
+    asyncio.run(create_store(part))
     db = sqlite3.connect(part)
     with db:
         db.execute("PRAGMA journal_mode = DELETE")  # one writer, nothing to recover: no WAL

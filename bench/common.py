@@ -1,15 +1,20 @@
-"""Helpers shared by the benchmarks: percentiles and the adapter benches' harness."""
+"""Helpers shared by the benchmarks: percentiles, the adapter benches' harness, and the
+fingerprint of cached database files."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import sqlite3
 import statistics
+import tempfile
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -97,3 +102,24 @@ def print_figures(r: dict[str, Any]) -> None:
     print(f"  throughput      {r['msgs_per_s']:.0f} messages/s")
     print(f"  added latency   p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms")
     print(f"  adapter CPU     {r['cpu_ms_per_msg']:.2f} ms per message (engine + SQLite included)")
+
+
+async def create_store(path: Path) -> None:
+    """A new database file with the store's own migrations, and nothing in it."""
+    from storage.sqlite import SqliteStore
+
+    async with SqliteStore(path):
+        pass
+
+
+def schema_key(version: int) -> str:
+    """A fingerprint of the schema a new store creates, and the bench's own data `version`:
+    a cached file made under another key is stale."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "schema.db"
+        asyncio.run(create_store(path))
+        db = sqlite3.connect(path)
+        rows = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        key = zlib.crc32(repr(rows.fetchall()).encode())
+        db.close()
+    return f"v{version}-{key:08x}"
