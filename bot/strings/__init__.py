@@ -1,0 +1,25 @@
+"""The catalog of user-facing strings, one module per area, merged into one mapping.
+
+Adding an area is one module with a `CATALOG` dict plus one line in `_AREAS`; a key
+defined twice is a mistake caught at import.
+"""
+
+from __future__ import annotations
+
+from bot.strings import core
+
+_AREAS = (core,)
+
+
+def _merge() -> dict[str, dict[str, str]]:
+    merged: dict[str, dict[str, str]] = {}
+    for area in _AREAS:
+        for key, entry in area.CATALOG.items():
+            if key in merged:
+                raise KeyError(f"string {key!r} defined twice (bot/strings/{area.__name__})")
+            merged[key] = entry
+    return merged
+
+
+CATALOG = _merge()
+MEDIA = core.MEDIA
