@@ -89,11 +89,12 @@ class MessageSurface(_Plain):
         controls = self.controls(body)
         if self._sent:
             return await translated(channel.send(body.text, **controls))
-        self._sent = True
         # Still answer when the person deleted their message meanwhile.
         ref = self._message.to_reference(fail_if_not_exists=False)
         sent = channel.send(body.text, reference=ref, mention_author=False, **controls)
-        return await translated(sent)
+        first = await translated(sent)
+        self._sent = True  # only now: a first send retried after a failure still quotes them
+        return first
 
     async def attach(self, file: Attachment) -> None:
         if self._message.guild is not None:
@@ -170,10 +171,11 @@ def feedback_view(buttons: Feedback, asker: int) -> discord.ui.View:
     custom_id instead (adapters.discord.feedback), so they also work after a restart.
     """
     view = discord.ui.View(timeout=None)
-    for emoji, action, rating, marked in (
+    ratings = (
         ("👍", Action.UP, 1, discord.ButtonStyle.success),
         ("👎", Action.DOWN, -1, discord.ButtonStyle.danger),
-    ):
+    )
+    for emoji, action, rating, marked in () if buttons.redo_only else ratings:
         chosen = buttons.rating == rating
         # The marked button takes the rating back: one press to undo a slip.
         press = Press(Action.CLEAR if chosen else action, buttons.reply_id, asker)

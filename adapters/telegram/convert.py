@@ -120,7 +120,7 @@ def seconds(wait: timedelta | float) -> float:
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:
-    """`Updater.start_webhook` arguments for the configured TELEGRAM_WEBHOOK_URL."""
+    """`Webhook` (adapters.telegram.webhook) arguments for the configured TELEGRAM_WEBHOOK_URL."""
     assert settings.telegram_webhook_url is not None
     secret = (
         settings.telegram_webhook_secret.get_secret_value()

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 import aiohttp
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from yarl import URL
@@ -219,16 +219,8 @@ def readable_updates(body: bytes) -> bytes:
     kept: list[Any] = []
     changed = False
     for update in updates:
-        try:
-            Update.de_json(update, None)
-        except Exception as exc:
+        if read_update(update, None) is None:
             uid = update.get("update_id") if isinstance(update, dict) else None
-            # Never the update itself, nor the error's text: either may quote a message.
-            log.warning(
-                "skipped telegram update %s: python-telegram-bot cannot read it (%s)",
-                uid,
-                type(exc).__name__,
-            )
             if isinstance(uid, int):  # without an id it cannot be confirmed: just left out
                 kept.append({"update_id": uid})
             changed = True
@@ -238,3 +230,21 @@ def readable_updates(body: bytes) -> bytes:
         return body
     answer["result"] = kept
     return json.dumps(answer).encode()
+
+
+def read_update(data: object, bot: Bot | None) -> Update | None:
+    """`data` as PTB's Update; None, with one warning, if python-telegram-bot cannot read it."""
+    try:
+        update = Update.de_json(data, bot)  # type: ignore[arg-type]
+        if update is None:
+            raise TypeError("not an update")
+        return update
+    except Exception as exc:
+        uid = data.get("update_id") if isinstance(data, dict) else None
+        # Never the update itself, nor the error's text: either may quote a message.
+        log.warning(
+            "skipped telegram update %s: python-telegram-bot cannot read it (%s)",
+            uid,
+            type(exc).__name__,
+        )
+        return None

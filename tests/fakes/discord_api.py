@@ -47,8 +47,8 @@ class FakeDiscord(InteractionAPI):
     """Serves `/api/v10` and a `/gateway` websocket for one bot, one guild and its channels.
 
     Tests push gateway events (`dm`, `guild_message`, `slash`, `press`, `submit`), drop
-    the socket (`drop_connection`) and read what the bot did (`messages`, `calls`,
-    `commands`, `interactions`).
+    the socket (`drop_connection`, `gateway_down`), script REST errors (`fail`) and read
+    what the bot did (`messages`, `calls`, `commands`, `interactions`).
     """
 
     # -- lifecycle -----------------------------------------------------------------
@@ -84,7 +84,11 @@ class FakeDiscord(InteractionAPI):
 
     # -- gateway -------------------------------------------------------------------
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:  # Discord's side of an outage: no socket for now
+            self.gateway_refused += 1
+            await self._touch()
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._ws = ws

@@ -76,12 +76,17 @@ class FakeInteraction:
         return None if self.answered is None else self.answered - self.pushed
 
 
+DROP = 0  # a Failure status: the connection is cut instead of answered
+
+
 @dataclass(slots=True)
 class Failure:
     """A scripted refusal: requests matching it get this error instead of an answer.
 
     A 429 carries `retry_after` in its JSON body and its `Retry-After` header; discord.py
     waits and retries a 429 itself only when it also has a `Via` header (`via=True`).
+    `global_` makes it the bot-wide limit instead of the route's. Status `DROP` cuts the
+    connection instead of answering (a reset: nothing was done).
     """
 
     method: str
@@ -92,6 +97,7 @@ class Failure:
     times: int | None = 1  # None: until removed from `failures`
     retry_after: float = 1.0
     via: bool = False
+    global_: bool = False
     when: Callable[[Any], bool] | None = None  # a predicate on the JSON body
     hits: int = 0
 
@@ -108,10 +114,15 @@ class Failure:
         body = {
             "message": self.message or "You are being rate limited.",
             "retry_after": self.retry_after,
-            "global": False,
+            "global": self.global_,
             "code": self.code,
         }
-        headers = {"Retry-After": f"{self.retry_after:g}"}
+        headers = {
+            "Retry-After": f"{self.retry_after:g}",
+            "X-RateLimit-Scope": "global" if self.global_ else "user",
+        }
+        if self.global_:
+            headers["X-RateLimit-Global"] = "true"
         if self.via:
             headers["Via"] = "1.1 google"
         return json_response(body, 429, headers)

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.discord_records import (
+    DROP,
     LOADING,
     TOKEN,
     Failure,
@@ -59,6 +60,8 @@ class DiscordState:
         self.identify_close: int | None = None  # e.g. 4014: a privileged intent not enabled
         self.identifies = 0
         self.resumes = 0
+        self.gateway_down = False  # upgrades to the gateway socket are refused with a 503
+        self.gateway_refused = 0
         self.session_id = secrets.token_hex(8)
         self._seq = 0
         self._sent: list[dict[str, Any]] = []  # dispatched events, replayed on RESUME
@@ -84,13 +87,13 @@ class DiscordState:
         self.failures.append(failure)
         return failure
 
-    def _failure(self, method: str, path: str, body: Any) -> web.Response | None:
+    def _failure(self, method: str, path: str, body: Any) -> Failure | None:
         for failure in self.failures:
             if failure.matches(method, path, body):
                 failure.hits += 1
                 if failure.times is not None and failure.hits >= failure.times:
                     self.failures.remove(failure)
-                return failure.response()
+                return failure
         return None
 
     def calls_to(self, method: str, pattern: str) -> list[Any]:
@@ -179,7 +182,9 @@ class DiscordState:
             return error_response(401, 0, "401: Unauthorized")
         if failed := self._failure(request.method, path, body):
             await self._touch()
-            return failed
+            if failed.status == DROP and request.transport is not None:
+                request.transport.abort()  # a reset: this answer is never written
+            return failed.response() if failed.status != DROP else web.Response(status=500)
         for method, pattern, handler in self._routes():
             if request.method == method and (match := re.fullmatch(pattern, path)):
                 response: web.StreamResponse = await handler(request, body or {}, *match.groups())

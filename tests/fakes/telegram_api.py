@@ -14,6 +14,7 @@ from aiohttp import web
 
 from tests.fakes.telegram_callbacks import CallbackMethods
 from tests.fakes.telegram_methods import (
+    DROP,
     TEXT_LIMIT,
     ApiError,
     BotMessage,
@@ -44,7 +45,8 @@ class FakeTelegramAPI(CallbackMethods):
     bot receives through `getUpdates` (or a webhook POST), and inspect `messages`,
     `calls` and `commands`. `wait_for(predicate)` waits for a condition instead of sleeping.
     Trouble is scripted with `fail_next` (the next calls), `fail_for` (an outage of some
-    seconds) and `hold` (calls kept waiting until the test lets them through).
+    seconds), `drop_next` (connections reset mid-call), `go_down`/`come_back` (connections
+    refused) and `hold` (calls kept waiting until the test lets them through).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class FakeTelegramAPI(CallbackMethods):
     ) -> None:
         super().__init__(token, username=username, bot_id=bot_id, validate=validate)
         self._runner: web.AppRunner | None = None
+        self._site: web.SockSite | None = None
         self.port = 0
         self.file_delay = 0.0  # seconds each file download takes
 
@@ -81,13 +84,15 @@ class FakeTelegramAPI(CallbackMethods):
         app.router.add_get("/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # for come_back()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.01
         )
         await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        self._site = web.SockSite(self._runner, sock)
+        await self._site.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -134,6 +139,37 @@ class FakeTelegramAPI(CallbackMethods):
         self._failures.append(
             Failure(method, code, description, None, match, 1 << 30, until=until, page=page)
         )
+
+    def drop_next(
+        self,
+        method: str,
+        *,
+        times: int = 1,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Cut the connection of the next `times` calls of `method` before anything is done:
+        the client sees a reset mid-request and no answer (nothing was sent or changed)."""
+        self._failures.append(Failure(method, DROP, "connection reset", None, match, times))
+
+    async def go_down(self) -> None:
+        """Stop listening and cut every open connection (long polls included): from now on
+        connecting is refused, until `come_back`."""
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        assert self._runner is not None and self._runner.server is not None
+        for handler in self._runner.server.connections:
+            if handler.transport is not None:
+                handler.transport.abort()
+
+    async def come_back(self) -> None:
+        """Listen again on the same port after `go_down`."""
+        assert self._runner is not None and self._site is None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self._site = web.SockSite(self._runner, sock)
+        await self._site.start()
 
     def pending_failures(self, method: str | None = None) -> int:
         return sum(f.times for f in self._failures if method in (None, f.method))
@@ -314,6 +350,10 @@ class FakeTelegramAPI(CallbackMethods):
             result = await handler(params)
         except ApiError as exc:
             self.errors.append((method, exc.code, exc.description))
+            if exc.code == DROP:
+                if request.transport is not None:
+                    request.transport.abort()  # a reset: this answer is never written
+                return web.Response(status=500)
             return error_response(exc)
         finally:
             self._notify()

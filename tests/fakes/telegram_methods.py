@@ -77,6 +77,9 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+DROP = 0  # a Failure "code": the connection is cut instead of answered
+
+
 class ApiError(Exception):
     """An error the fake answers with `ok: false`."""
 
