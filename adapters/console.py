@@ -20,6 +20,7 @@ from adapters.console_input import LineReader, Unreadable
 from adapters.console_keys import CtrlC
 from adapters.console_text import RECORD_END, printable
 from adapters.delivery import Body, Delivery, Policy, Rejected
+from adapters.recovery import notes_for
 from adapters.runtime import open_runtime
 from adapters.session import Session
 from bot.commands import parse_command
@@ -199,6 +200,27 @@ async def _note(
     out.flush()
 
 
+async def _recover(store: object, session: Session, settings: Settings) -> None:
+    """One note on stderr (it is about the chat, not a reply) per answer a kill cut off."""
+    notes = notes_for(
+        store,
+        session.engine,
+        platform="console",
+        processes=("chat",),
+        button=False,  # the terminal has no ↻: the note names /retry
+        default_lang=normalize_lang(locale_hint()) or settings.default_lang,
+        policy=session.policy,
+    )
+    surface = ConsoleSurface(sys.stderr, settings.db.parent, _no_file)
+    if notes is not None and await notes.once(lambda _: surface):
+        sys.stderr.write("\n")  # the note's last line ends
+        sys.stderr.flush()
+
+
+async def _no_file() -> str:
+    return "en"  # a note never carries a file: this wording is never used
+
+
 def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
     """Run the terminal chat until Ctrl-D or Ctrl-C."""
 
@@ -211,10 +233,13 @@ def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
                 lang = normalize_lang(locale_hint()) or settings.default_lang
                 model = rt.model
                 banner = t("console_banner", lang, backend=model.backend, model=model.model)
+                if model.backend == "local":  # say what answers, and how to get better
+                    banner += "\n" + t("local_notice", lang, model=model.model)
                 print(printable(banner))
             # Every piece is printed as it comes: a terminal has no edit rate limit and
             # no cost per call, so nothing is held back either.
             session = Session(rt.engine, Policy(interval=0.0, first_wait=0.0))
+            await _recover(rt.store, session, settings)
             keys = CtrlC()
             with keys.catching():
                 # An /export goes next to the database: the same data, the same protection.

@@ -34,6 +34,8 @@ class Feedback:
     reply_id: int
     rating: int | None = None
     reason: bool = False
+    # ↻ alone, naming the user's turn: a restart interrupted it before any answer was stored.
+    redo_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +208,13 @@ async def deliver(
 
 
 def feedback(done: Done) -> Feedback | None:
-    """The buttons a finished reply gets: a model's answer that was recorded ok."""
+    """The buttons a finished reply gets: a model's answer that was recorded ok (or ↻ alone
+    under a restart's note)."""
     ref = done.ref
+    if done.outcome is Outcome.INTERRUPTED and ref is not None and ref.reply_id is None:
+        # Only a restart's note carries such a Done: the engine's own interrupted turns
+        # end with the stream closed, before their Done is ever delivered.
+        return Feedback(ref.prompt_id, redo_only=True)
     if done.outcome is not Outcome.OK or ref is None or ref.reply_id is None:
         return None
     return Feedback(ref.reply_id)

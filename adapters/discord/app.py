@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
 import yarl
 
-from adapters import runtime
+from adapters import recovery, runtime
 from adapters.discord import convert
+from adapters.discord import recovery as discord_recovery
 from adapters.discord.client import TertuliaDiscord
 from adapters.session import Session
 from bot.commands import Command
@@ -37,13 +38,22 @@ def client(
 
 async def run(rt: runtime.Runtime, stop: asyncio.Event) -> int:
     """Run the bot until `stop` is set; 0 on a clean stop, 2 for a refused token or intent."""
-    return await serve(rt.settings, rt.session, rt.engine.commands(), stop)
+    tell = recovery.background_for(rt, convert.PLATFORM, discord_recovery.surface)
+    return await serve(rt.settings, rt.session, rt.engine.commands(), stop, background=tell)
 
 
 async def serve(
-    settings: Settings, session: Session, commands: Sequence[Command], stop: asyncio.Event
+    settings: Settings,
+    session: Session,
+    commands: Sequence[Command],
+    stop: asyncio.Event,
+    *,
+    background: Callable[[discord.Client], Awaitable[None]] | None = None,
 ) -> int:
-    """The Discord process's life: connect, answer, drain on `stop`; its exit code."""
+    """The Discord process's life: connect, answer, drain on `stop`; its exit code.
+
+    `background(client)` (crash recovery's notes) runs once the client is ready, until stop.
+    """
     if settings.discord_bot_token is None:
         log.error("DISCORD_BOT_TOKEN is not set")
         return runtime.CONFIG_ERROR
@@ -51,8 +61,12 @@ async def serve(
     async with client(settings, session, commands) as bot:
         running = asyncio.create_task(bot.start(settings.discord_bot_token.get_secret_value()))
         stopping = asyncio.create_task(stop.wait())
+        chores = asyncio.create_task(_when_ready(bot, background)) if background else None
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
+        if chores is not None:
+            chores.cancel()
+            await asyncio.gather(chores, return_exceptions=True)
         if not running.done():
             await session.drain()  # the gateway stays up: replies need it to finish
         await bot.close()
@@ -76,6 +90,13 @@ async def serve(
             return 1
     log.info("discord adapter stopped")
     return 0
+
+
+async def _when_ready(
+    bot: discord.Client, work: Callable[[discord.Client], Awaitable[None]]
+) -> None:
+    await bot.wait_until_ready()
+    await work(bot)
 
 
 def main(settings: Settings) -> int:

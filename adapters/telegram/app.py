@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -31,12 +31,14 @@ from telegram.ext import (
     filters,
 )
 
-from adapters import runtime
+from adapters import recovery, runtime
 from adapters.delivery import Feedback
 from adapters.session import Session
 from adapters.telegram import convert
+from adapters.telegram import recovery as telegram_recovery
 from adapters.telegram.http import AiohttpRequest, UpdatesRequest
 from adapters.telegram.surface import TelegramSurface, keyboard, translated
+from adapters.telegram.webhook import Webhook
 from bot.commands import Command, parse_command
 from bot.types import (
     CommandCall,
@@ -260,6 +262,12 @@ async def _download(source: PhotoSize | Document, mime: str) -> Image | None:
         return None
 
 
+def _polling_failed(exc: TelegramError) -> None:
+    # PTB polls again by itself, backing off from 1 s to 30 s: one line per failed poll,
+    # not its default traceback each time through an outage.
+    log.warning("getUpdates failed (%s: %s); polling again", type(exc).__name__, exc)
+
+
 def build_application(
     settings: Settings, session: Session, commands: Sequence[Command]
 ) -> TelegramApp:
@@ -294,11 +302,13 @@ async def serve(
     stop: asyncio.Event,
     *,
     ready: asyncio.Event | None = None,
+    background: Callable[[Bot], Awaitable[None]] | None = None,
 ) -> None:
     """Run until `stop` is set: webhook if a URL is configured, else long polling.
 
-    `ready` is set once updates are being taken. On stop, updates stop coming first;
-    replies in flight then finish (the drain).
+    `ready` is set once updates are being taken; `background(bot)` (crash recovery's notes)
+    runs meanwhile, cancelled on stop. On stop, updates stop coming first; replies in
+    flight then finish (the drain).
     """
     app = build_application(settings, session, commands)
     try:
@@ -312,19 +322,31 @@ async def serve(
         if app.post_init:
             await app.post_init(app)
         assert app.updater is not None
+        webhook: Webhook | None = None
         if settings.telegram_webhook_url:
-            await app.updater.start_webhook(**convert.webhook_options(settings))
+            # Our server, not PTB's: an update it cannot read is skipped, not refused forever.
+            webhook = Webhook(app.bot, app.update_queue, **convert.webhook_options(settings))
+            await webhook.start()
             log.info("telegram webhook listening on port %s", settings.telegram_webhook_port)
         else:
-            await app.updater.start_polling(allowed_updates=list(convert.UPDATES))
+            await app.updater.start_polling(
+                allowed_updates=list(convert.UPDATES), error_callback=_polling_failed
+            )
             log.info("telegram long polling started")
         await app.start()
+        chores = asyncio.ensure_future(background(app.bot)) if background else None
         if ready is not None:
             ready.set()
         try:
             await stop.wait()
         finally:
-            await app.updater.stop()
+            if chores is not None:
+                chores.cancel()
+                await asyncio.gather(chores, return_exceptions=True)
+            if webhook is not None:
+                await webhook.stop()
+            else:
+                await app.updater.stop()
             await session.drain()
             await app.stop()
     finally:
@@ -333,8 +355,9 @@ async def serve(
 
 async def run(rt: runtime.Runtime, stop: asyncio.Event) -> int:
     """The platform's part of `tertulia telegram`: 2 for a refused token (no restart)."""
+    tell = recovery.background_for(rt, convert.PLATFORM, telegram_recovery.surface)
     try:
-        await serve(rt.settings, rt.session, rt.engine.commands(), stop)
+        await serve(rt.settings, rt.session, rt.engine.commands(), stop, background=tell)
     except InvalidToken:
         log.error("Telegram refused TELEGRAM_BOT_TOKEN: check the token from @BotFather")
         return runtime.CONFIG_ERROR

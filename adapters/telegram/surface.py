@@ -157,6 +157,7 @@ def keyboard(buttons: Feedback | None) -> InlineKeyboardMarkup | None:
         return None
     marks = {1: "up", -1: "down"}
     chosen = marks.get(buttons.rating or 0)
+    shown = zip(convert.ACTIONS, ("👍", "👎", "↻"), strict=True)
     return InlineKeyboardMarkup(
         [
             [
@@ -164,7 +165,8 @@ def keyboard(buttons: Feedback | None) -> InlineKeyboardMarkup | None:
                     label + (" ✓" if action == chosen else ""),
                     callback_data=f"fb:{action}:{buttons.reply_id}",
                 )
-                for action, label in zip(convert.ACTIONS, ("👍", "👎", "↻"), strict=True)
+                for action, label in shown
+                if action == "redo" or not buttons.redo_only
             ]
         ]
     )

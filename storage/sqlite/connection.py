@@ -259,7 +259,11 @@ async def index_pending(conn: aiosqlite.Connection) -> int:
         await conn.execute("COMMIT")
         return count
     except BaseException:
-        await conn.execute("ROLLBACK")
+        # A cancel that lands in COMMIT may leave no transaction to roll back; the
+        # ROLLBACK's error must not replace the cancellation (close() would then wait).
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
         raise
 
 

@@ -89,11 +89,15 @@ class FeedbackQueries(Database):
                 "SELECT user_id, role, kind, outcome, reply_to FROM messages WHERE id = ?",
                 (reply_id,),
             )
-            if row is None or row[1] != "assistant" or row[2] != "chat":
+            # ↻ under a restart's note names the interrupted turn itself: it has no answer.
+            if row is None or row[2] != "chat" or not _answer_or_interrupted(row[1], row[3]):
                 return Rated.GONE, None
             if row[0] not in user_ids:
                 return Rated.NOT_YOURS, None
-            if row[3] != Outcome.OK.value or latest is None or row[4] != latest[0]:
+            asked = row[4] if row[1] == "assistant" else reply_id
+            if row[1] == "assistant" and row[3] != Outcome.OK.value:
+                return Rated.NOT_LATEST, None
+            if latest is None or asked != latest[0]:
                 return Rated.NOT_LATEST, None
         if latest is None:
             return Rated.GONE, None
@@ -111,17 +115,20 @@ class FeedbackQueries(Database):
         must be the person's, here, and the newest answer of their open conversation."""
         row = await self._one(
             "SELECT r.user_id, r.role, r.kind, r.outcome, r.chat_id, c.active,"
-            " r.reply_to = (SELECT max(u.id) FROM messages u WHERE u.conversation_id ="
-            "  r.conversation_id AND u.role = 'user' AND u.kind = 'chat')"
+            " coalesce(r.reply_to, r.id) = (SELECT max(u.id) FROM messages u"
+            "  WHERE u.conversation_id = r.conversation_id AND u.role = 'user'"
+            "  AND u.kind = 'chat')"
             " FROM messages r JOIN conversations c ON c.id = r.conversation_id WHERE r.id = ?",
             (reply_id,),
         )
-        if row is None or row[1] != "assistant" or row[2] != "chat":
+        # An answer, or (↻ under a restart's note) the interrupted turn itself.
+        if row is None or row[2] != "chat" or not _answer_or_interrupted(row[1], row[3]):
             return Rated.GONE
-        owner, _, _, outcome, chat, active, newest = row
+        owner, role, _, outcome, chat, active, newest = row
         if owner not in user_ids:
             return Rated.NOT_YOURS
-        if outcome != Outcome.OK.value or chat != chat_id or not active or not newest:
+        stands = role == "user" or outcome == Outcome.OK.value
+        if not stands or chat != chat_id or not active or not newest:
             return Rated.NOT_LATEST
         return Rated.OK
 
@@ -185,6 +192,11 @@ class FeedbackQueries(Database):
     async def consent(self, user_id: int) -> bool:
         row = await self._one(f"SELECT tuning_consent FROM users WHERE id = {PERSON}", (user_id,))
         return bool(row and row[0])
+
+
+def _answer_or_interrupted(role: str, outcome: str) -> bool:
+    """What ↻ may name: an answer, or a user's turn a restart interrupted (it has none)."""
+    return role == "assistant" or outcome == Outcome.INTERRUPTED.value
 
 
 async def _restore(conn: aiosqlite.Connection, ref: TurnRef) -> None:
