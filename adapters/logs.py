@@ -16,12 +16,17 @@ from typing import TextIO
 from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
+from pythonjsonlogger.json import JsonFormatter
 
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# TERTULIA_LOG_FORMAT=json: these four keys on every line (an ISO 8601 UTC "time"), then any
+# `extra` fields of the record, such as the per-reply line's (adapters/observe.py).
+JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
+JSON_NAMES = {"levelname": "level", "name": "logger"}
 # Set by `tertulia run` for its children: the operator has been warned once already.
 ENV_FILE_CHECKED = "TERTULIA_ENV_FILE_CHECKED"
 # Shorter values would mask ordinary words ("x", "none" as an Ollama key): not searched for.
@@ -89,9 +94,27 @@ class RedactingFormatter(logging.Formatter):
         return self.redact(super().format(record))
 
 
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object per record, redacted as a whole: a secret's JSON-escaped form is one
+    of the forms the redactor looks for, and its masks need no escaping, so the line stays
+    valid JSON."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__(JSON_FIELDS, rename_fields=JSON_NAMES, timestamp="time")
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+def formatter(redact: Redactor, log_format: str = "text") -> logging.Formatter:
+    """The formatter of TERTULIA_LOG_FORMAT (`text` or `json`), masking every secret."""
+    return RedactingJsonFormatter(redact) if log_format == "json" else RedactingFormatter(redact)
+
+
 def handler(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """A stream handler (stderr by default) that writes no secret of `settings`."""
-    return _handler(Redactor(secrets_of(settings)), stream or sys.stderr)
+    return _handler(Redactor(secrets_of(settings)), stream or sys.stderr, settings.log_format)
 
 
 def configure(settings: Settings) -> None:
@@ -100,15 +123,15 @@ def configure(settings: Settings) -> None:
     Uncaught exceptions (printed by Python, not logged) are masked the same way.
     """
     redact = Redactor(secrets_of(settings))
-    installed = _handler(redact, sys.stderr)
+    installed = _handler(redact, sys.stderr, settings.log_format)
     logging.basicConfig(level=settings.log_level, handlers=[installed])
     if installed in logging.getLogger().handlers:  # not when logging was set up already
         sys.excepthook = _redacted_excepthook(redact)
 
 
-def _handler(redact: Redactor, stream: TextIO) -> logging.Handler:
+def _handler(redact: Redactor, stream: TextIO, log_format: str = "text") -> logging.Handler:
     out = logging.StreamHandler(stream)
-    out.setFormatter(RedactingFormatter(redact))
+    out.setFormatter(formatter(redact, log_format))
     return out
 
 

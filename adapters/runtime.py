@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from adapters import metrics
 from adapters.delivery import Policy
+from adapters.observe import Observer
 from adapters.platforms import CONFIG_ERROR
 from adapters.session import Session
 from bot import models
 from bot.access import Access
 from bot.engine import Engine
+from bot.models.fallback import FallbackModel, MemberRefused
 from bot.ports import ChatModel, Embedder, MemoryStore, ModelError, ModelUnavailable
 from bot.types import Persona
 from config.personas import load_personas
@@ -36,6 +39,7 @@ class Runtime:
     model: ChatModel
     engine: Engine
     session: Session
+    observer: Observer  # the per-reply log line; the metrics too, when they are served
 
 
 def personas() -> dict[str, Persona]:
@@ -49,9 +53,19 @@ def personas() -> dict[str, Persona]:
 
 
 def build_model(settings: Settings) -> ChatModel:
-    """The configured backend, looked up by name; only its SDK is imported."""
+    """The configured backend, looked up by name; only its SDK is imported. With
+    TERTULIA_FALLBACK, a chain of it and its fallbacks (bot/models/fallback.py)."""
     name = settings.chosen_backend()
-    return models.build(name, settings.backend_options(name))
+    primary = models.build(name, settings.backend_options(name))
+    chain = [primary]
+    for fallback in settings.fallback_backends():
+        try:
+            chain.append(models.build(fallback, settings.backend_options(fallback)))
+        except ModelError as exc:  # e.g. no local model file to fall back on
+            raise SettingsError(f"TERTULIA_FALLBACK: {exc}") from None
+    if len(chain) == 1:
+        return primary
+    return FallbackModel(chain, deadline=settings.model_deadline)
 
 
 def build_embedder(settings: Settings) -> Embedder | None:
@@ -68,17 +82,28 @@ async def open_model(settings: Settings, model: ChatModel) -> None:
     except BaseException as exc:
         await model.close()
         if isinstance(exc, models.OptionRefused):
-            variable = settings.backend_variable(model.backend, exc.option)
+            backend = exc.backend if isinstance(exc, MemberRefused) else model.backend
+            variable = settings.backend_variable(backend, exc.option)
             raise SettingsError(f"{variable}: {exc}") from None
         raise
 
 
-async def open_embedder(embedder: Embedder | None) -> Embedder | None:
-    """Open the embedder: an unreachable one leaves recall by words, a broken one stops."""
+async def open_embedder(
+    embedder: Embedder | None, settings: Settings | None = None
+) -> Embedder | None:
+    """Open the embedder: an unreachable one leaves recall by words, a broken one stops,
+    and a key or model its server refuses stops start-up naming the variable to fix."""
     if embedder is None:
         return None
     try:
         await embedder.open()
+    except models.OptionRefused as exc:
+        await embedder.close()
+        name = settings.chosen_embedder() if settings is not None else None
+        if settings is None or name is None:
+            raise ModelError(f"TERTULIA_EMBEDDER: {exc}") from None
+        option = "embedding_model" if exc.option == "model" else exc.option
+        raise SettingsError(f"{settings.backend_variable(name, option)}: {exc}") from None
     except ModelUnavailable as exc:
         log.warning("recall by meaning is off until a restart: %s", exc)
         await embedder.close()
@@ -116,7 +141,7 @@ async def open_runtime(
         learns = settings.learns(model.backend)
         embedder = build_embedder(settings)
         try:
-            embedder = await open_embedder(embedder)
+            embedder = await open_embedder(embedder, settings)
             engine = Engine(
                 store,
                 model,
@@ -136,11 +161,12 @@ async def open_runtime(
                 deadline=settings.delivery_deadline,
                 first_wait=settings.first_wait,
             )
-            session = Session(engine, policy, grace=settings.drain_seconds)
+            observer = Observer(await store.log_salt())
+            session = Session(engine, policy, grace=settings.drain_seconds, observer=observer)
             log.info("engine ready: %s %s, db %s", model.backend, model.model, settings.db)
             await engine.open()
             try:
-                yield Runtime(settings, store, model, engine, session)
+                yield Runtime(settings, store, model, engine, session, observer)
             finally:
                 await engine.close()  # background upkeep stops before its model does
         finally:
@@ -164,6 +190,10 @@ def run_platform(settings: Settings, serve: Serve) -> int:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         async with open_runtime(settings) as rt:
-            return await serve(rt, stop)
+            if settings.metrics_port is None:
+                return await serve(rt, stop)
+            async with metrics.serving(settings, lambda: rt.session.busy) as served:
+                rt.observer.metrics = served
+                return await serve(rt, stop)
 
     return asyncio.run(main())

@@ -10,7 +10,16 @@ from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import replace
 from typing import Any, Protocol
 
-from adapters.delivery import DEFAULT_POLICY, Body, Delivery, Policy, Surface, deliver
+from adapters.delivery import (
+    DEFAULT_POLICY,
+    Body,
+    ChatGone,
+    Delivery,
+    Policy,
+    Surface,
+    deliver,
+)
+from adapters.observe import Observer, Watch
 from bot.i18n import t
 from bot.types import (
     Accepted,
@@ -27,6 +36,10 @@ log = logging.getLogger(__name__)
 
 # A chat that refused the bot is remembered this long (or until it writes again).
 GONE_FOR = 3600.0
+# A group that refused the bot may still send it messages (the bot muted, a permission
+# lost): a later message first probes with one "typing" call, and after a refused probe
+# the next waits this long, so a storm of mentions costs no model calls and few requests.
+REPROBE_AFTER = 60.0
 # How long a button press may wait for the store before it is answered anyway.
 PRESS_WAIT = 5.0
 
@@ -61,8 +74,11 @@ class Session:
         *,
         grace: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        observer: Observer | None = None,
+        reprobe_after: float = REPROBE_AFTER,
     ) -> None:
         self.engine = engine
+        self.observer = observer  # the per-reply log line and metrics
         self.policy = policy
         self.grace = grace
         self.clock = clock
@@ -70,6 +86,8 @@ class Session:
         self._inflight: set[asyncio.Task[Any]] = set()
         # (platform, chat) -> when it refused the bot: no model call for what was waiting.
         self._gone: dict[tuple[str, str], float] = {}
+        self.reprobe_after = reprobe_after
+        self._probed: dict[tuple[str, str], float] = {}  # when a probe was last refused
 
     async def rate(
         self, msg: IncomingMessage, reply_id: int, rating: int | None, reason: str = ""
@@ -107,26 +125,29 @@ class Session:
         assert task is not None
         arrived = self.clock()
         self._inflight.add(task)
+        watch = Watch(msg.key, arrived, self.clock)
         try:
             # The first await: the place in line is taken before anything else can run.
             async with self.engine.in_order(msg.key):
-                return await self._answer(_greeting(msg), surface, arrived)
+                return await self._answer(_greeting(msg), surface, arrived, watch)
         except Exception:
             # Nothing a person sends may take the process down.
             log.exception("could not answer a %s message", msg.key.platform)
             return None
         finally:
             self._inflight.discard(task)
+            if self.observer is not None:  # here: a reply cut short is reported too
+                self.observer.finished(watch)
 
     async def _answer(
-        self, msg: IncomingMessage, surface: Surface[Any], arrived: float
+        self, msg: IncomingMessage, surface: Surface[Any], arrived: float, watch: Watch
     ) -> Delivery[Any]:
         where = (msg.key.platform, msg.key.chat_id)
-        gone = self._gone.get(where)
-        if gone is not None and gone < arrived:
-            del self._gone[where]  # it wrote to us again after refusing: it is back
+        silent = await self._still_gone(msg, where, surface, arrived)
         result: Delivery[Any] = Delivery()
-        async with aclosing(self._unless_gone(self.engine.answer(msg), where, arrived)) as events:
+        watch.result = result
+        answer = watch.events(self.engine.answer(msg))
+        async with aclosing(self._unless_gone(answer, where, arrived, silent)) as events:
             try:
                 await deliver(events, surface, self.policy, into=result)
             except asyncio.CancelledError:
@@ -149,13 +170,42 @@ class Session:
         if (stored := _stored_reply(result)) is not None and not result.delivered:
             await self.engine.undelivered(stored)
 
+    async def _still_gone(
+        self, msg: IncomingMessage, where: tuple[str, str], surface: Surface[Any], arrived: float
+    ) -> bool:
+        """Whether a message that came after its chat refused the bot stays unanswered."""
+        gone = self._gone.get(where)
+        if gone is None or gone >= arrived:
+            return False  # not gone; or it refused while this one waited: _unless_gone
+        if not msg.is_direct:
+            probed = self._probed.get(where)
+            if probed is not None and self.clock() - probed < self.reprobe_after:
+                return True
+            try:
+                await surface.typing()  # cheap, and refused just as a message would be
+            except ChatGone:
+                self._mark_gone(where)
+                self._probed[where] = self.clock()
+                return True
+            except Exception as exc:  # not a refusal: let the answer find out
+                log.info("probing a %s chat that refused the bot failed: %s", where[0], exc)
+        # It takes the bot's messages again (a person writing has unblocked it).
+        self._gone.pop(where, None)
+        self._probed.pop(where, None)
+        return False
+
     async def _unless_gone(
-        self, events: AsyncGenerator[ReplyEvent, None], where: tuple[str, str], arrived: float
+        self,
+        events: AsyncGenerator[ReplyEvent, None],
+        where: tuple[str, str],
+        arrived: float,
+        silent: bool = False,
     ) -> AsyncGenerator[ReplyEvent, None]:
         """The engine's events, stopped before the model is asked if the chat went away."""
         async with aclosing(events):
             async for event in events:
-                if isinstance(event, Accepted) and self._gone.get(where, -1.0) >= arrived:
+                gone = silent or self._gone.get(where, -1.0) >= arrived
+                if isinstance(event, Accepted) and gone:
                     log.info("not answering a %s chat that refused the bot", where[0])
                     return  # closing the engine's stream settles the turn as interrupted
                 yield event
@@ -164,6 +214,7 @@ class Session:
         now = self.clock()
         if len(self._gone) > 1000:  # bounded: forget chats that refused long ago
             self._gone = {k: v for k, v in self._gone.items() if now - v < GONE_FOR}
+            self._probed = {k: v for k, v in self._probed.items() if k in self._gone}
         self._gone[where] = now
 
     async def _notice(self, msg: IncomingMessage, surface: Surface[Any]) -> None:

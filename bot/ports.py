@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.types import (
     ConversationKey,
     Fact,
     Ingested,
     LinkOutcome,
+    Orphan,
     Outcome,
     Rated,
     Recalled,
@@ -34,6 +35,21 @@ class ModelBlocked(ModelError):
 
 class ModelUnavailable(ModelError):
     """The provider could not be reached, timed out or kept failing after retries."""
+
+
+class Substitute(str):
+    """An empty chunk a model chain yields before any text: this answer comes from
+    `backend` because the backends in `failed` were down. Empty, so a caller that only
+    joins the text loses nothing; the engine reads it to say so in one line."""
+
+    backend: str
+    failed: tuple[str, ...]
+
+    def __new__(cls, backend: str, failed: tuple[str, ...]) -> Substitute:
+        chunk = super().__new__(cls, "")
+        chunk.backend = backend
+        chunk.failed = failed
+        return chunk
 
 
 class StorageError(Exception):
@@ -325,6 +341,10 @@ class MemoryStore(Protocol):
         """Counts across all people (for admins): users, conversations, messages."""
         ...
 
+    async def log_salt(self) -> bytes:
+        """This database's random key (made once, never changed) for the logs' pseudonyms."""
+        ...
+
     # -- access and limits: shared by every process on the store ----------------------
 
     async def standing(
@@ -347,4 +367,17 @@ class MemoryStore(Protocol):
 
     async def unblock(self, platform: str, platform_user_id: str) -> bool:
         """Lift a block; False when there was none."""
+        ...
+
+
+@runtime_checkable
+class TurnRecovery(Protocol):
+    """What crash recovery needs of a store (SqliteStore has it): the orphaned turns."""
+
+    async def claim_orphans(
+        self, platform: str, processes: Sequence[str], *, started: float, now: float
+    ) -> list[Orphan]:
+        """Settle as interrupted, in one transaction, the pending chat turns of `platform`
+        that no live process named in `processes` may still be answering (this process,
+        which started at `started`, answers none of them yet); return them."""
         ...

@@ -193,6 +193,18 @@ class Redo:
 
 
 @dataclass(frozen=True, slots=True)
+class Orphan:
+    """A turn a dead process left mid-answer, now settled interrupted: who to tell, where."""
+
+    ref: TurnRef
+    platform: str
+    user_id: str  # the platform's id of the person
+    chat_id: str  # as in ConversationKey
+    message_id: str | None  # the platform's id of their message, to reply to it
+    lang: str | None  # their /lang choice, if they made one
+
+
+@dataclass(frozen=True, slots=True)
 class Standing:
     """What the store knows of one identity before its message is stored: whether it is
     blocked, when it was last told it is refused, today's use, and its recent questions."""
@@ -282,6 +294,10 @@ class Done:
     outcome: Outcome
     notice: str = ""
     attachment: Attachment | None = None  # sent after the text, to the same person only
+    # When the model was asked: what the store recorded of it (the per-reply log line).
+    tokens: int = 0
+    latency_ms: int | None = None
+    first_token_ms: int | None = None
 
 
 # Text pieces are plain strings: one object per streamed chunk is all a reply costs.

@@ -268,3 +268,115 @@ async def test_a_403_from_an_openai_server_is_the_key() -> None:
             await model.open()
         await model.close()
     assert refused.value.option == "api_key"
+
+
+# -- TERTULIA_FALLBACK and the embedders' keys ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fallback", "env", "line"),
+    [
+        ("claude", {}, "TERTULIA_FALLBACK: Value error, no backend called 'claude'"),
+        ("local,LOCAL", {}, "TERTULIA_FALLBACK: Value error, a backend is named twice"),
+        ("Gemini", {}, "TERTULIA_FALLBACK: gemini: GEMINI_API_KEY is not set"),
+        ("openai", {}, "TERTULIA_FALLBACK: openai: it is the chosen backend"),
+        (
+            "local",
+            {"TERTULIA_LOCAL_MODEL": "/nonexistent/model.gguf"},
+            "TERTULIA_FALLBACK: local: no GGUF file at /nonexistent/model.gguf",
+        ),
+    ],
+    ids=["unknown", "twice", "no-key", "primary", "no-file"],
+)
+def test_a_fallback_that_cannot_work_is_one_line_naming_tertulia_fallback(
+    fallback: str, env: dict[str, str], line: str, tmp_path: Path
+) -> None:
+    done = tertulia(
+        {
+            "TERTULIA_DB": str(tmp_path / "t.db"),
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "TERTULIA_FALLBACK": fallback,
+            **env,
+        }
+    )
+    assert_refused(done, "TERTULIA_FALLBACK")
+    assert done.stderr.startswith(f"tertulia: {line}"), done.stderr
+
+
+async def test_a_fallbacks_key_the_server_refuses_names_its_variable(tmp_path: Path) -> None:
+    async with FakeGeminiServer(key=GEMINI_KEY) as gemini, FakeOpenAIServer(key=OPENAI_KEY) as oa:
+        env = {
+            "TERTULIA_DB": str(tmp_path / "t.db"),
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GEMINI_BASE_URL": gemini.base_url,
+            "OPENAI_API_KEY": WRONG_KEY,
+            "OPENAI_BASE_URL": oa.base_url,
+            "TERTULIA_FALLBACK": "openai",
+            "TERTULIA_EMBEDDER": "none",
+        }
+        done = await run(env)
+    assert_refused(done, "OPENAI_API_KEY")
+    assert "HTTP 401" in done.stderr and WRONG_KEY not in done.stderr
+
+
+async def test_gemini_down_the_fallback_answers_and_says_so(tmp_path: Path) -> None:
+    async with (
+        FakeGeminiServer(Failure(503, "The model is overloaded."), key=GEMINI_KEY) as gemini,
+        FakeOpenAIServer("an answer from the fallback") as oa,
+    ):
+        env = {
+            "TERTULIA_DB": str(tmp_path / "t.db"),
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GEMINI_BASE_URL": gemini.base_url,
+            "OPENAI_BASE_URL": oa.base_url,
+            "TERTULIA_FALLBACK": "OpenAI",
+            "TERTULIA_EMBEDDER": "none",
+            "TERTULIA_MODEL_RETRIES": "0",
+            "TERTULIA_LOG_LEVEL": "error",
+        }
+        done = await run(env, stdin="hello\n/model\n")
+    assert done.returncode == 0, done.stderr
+    assert "an answer from the fallback" in done.stdout
+    assert "(answered by openai: no answer from gemini right now)" in done.stdout
+    assert "If it is down: openai (gpt-4o-mini)" in done.stdout
+    assert len(gemini.requests) == 1 and len(oa.requests) == 1
+
+
+@pytest.mark.parametrize("embedder", ["gemini", "openai"])
+async def test_an_embedder_key_the_server_refuses_names_its_variable(
+    embedder: str, tmp_path: Path
+) -> None:
+    async with FakeGeminiServer(key=GEMINI_KEY) as gemini, FakeOpenAIServer(key=OPENAI_KEY) as oa:
+        # The chat backend's key is good: only the embedder's is refused.
+        wrong = {"GEMINI_API_KEY": WRONG_KEY} if embedder == "gemini" else {}
+        env = {
+            "TERTULIA_DB": str(tmp_path / "t.db"),
+            "TERTULIA_BACKEND": "openai" if embedder == "gemini" else "gemini",
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GEMINI_BASE_URL": gemini.base_url,
+            "OPENAI_API_KEY": WRONG_KEY if embedder == "openai" else OPENAI_KEY,
+            "OPENAI_BASE_URL": oa.base_url,
+            "OPENAI_EMBEDDING_MODEL": "text-embedding-3-small",
+            "TERTULIA_EMBEDDER": embedder,
+            **wrong,
+        }
+        done = await run(env)
+    variable = "GEMINI_API_KEY" if embedder == "gemini" else "OPENAI_API_KEY"
+    assert_refused(done, variable)
+    assert WRONG_KEY not in done.stderr
+    assert gemini.embed_requests == [] and oa.embedding_requests == []
+
+
+def test_a_fallback_model_file_that_cannot_load_names_tertulia_fallback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf file at all")
+    env = {
+        "TERTULIA_DB": str(tmp_path / "t.db"),
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1",  # down: only a warning
+        "TERTULIA_FALLBACK": "local",
+        "TERTULIA_LOCAL_MODEL": str(broken),
+        "TERTULIA_LOG_LEVEL": "error",
+    }
+    done = tertulia(env)
+    assert_refused(done, "TERTULIA_FALLBACK")
+    assert done.stderr.startswith(f"tertulia: TERTULIA_FALLBACK: local: cannot load {broken}")

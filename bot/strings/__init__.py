@@ -7,8 +7,16 @@ defined twice is a mistake caught at import.
 from __future__ import annotations
 
 from bot.strings import core
+from bot.strings import fallback as fallback_strings
+from bot.strings import local as local_strings
+from bot.strings import recovery as recovery_strings
 
-_AREAS = (core,)
+_AREAS = (
+    core,
+    local_strings,
+    fallback_strings,
+    recovery_strings,
+)
 
 
 def _merge() -> dict[str, dict[str, str]]:

@@ -7,7 +7,9 @@ from storage.sqlite.export import ExportQueries
 from storage.sqlite.feedback import FeedbackQueries
 from storage.sqlite.memory import MemoryQueries
 from storage.sqlite.recall import RecallQueries
+from storage.sqlite.recovery import RecoveryQueries
 from storage.sqlite.reports import ReportQueries, StoredMessage
+from storage.sqlite.salts import SaltQueries
 from storage.sqlite.turns import TurnQueries
 from storage.sqlite.users import UserQueries
 
@@ -23,6 +25,8 @@ class SqliteStore(
     ReportQueries,
     FeedbackQueries,
     AccessQueries,
+    RecoveryQueries,
+    SaltQueries,
 ):
     """Per-person memory in one SQLite file shared by every platform process.
 

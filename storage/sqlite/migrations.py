@@ -369,6 +369,27 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             WHERE role = 'user' AND kind = 'chat';
         """,
     ),
+    (
+        "014_log_salt",
+        """
+        -- Random keys made once per database. `log_salt` keys the HMAC that turns a platform
+        -- id into the pseudonym of the per-reply log line: Telegram ids are small integers,
+        -- and a plain hash of one is undone by hashing them all. Kept here, not per process,
+        -- so a person has one pseudonym in every process, after restarts and restores.
+        CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+        INSERT INTO secrets (name, value) VALUES ('log_salt', randomblob(32));
+        """,
+    ),
+    (
+        "015_pending_chat_turns",
+        """
+        -- Chat turns still waiting for their answer: a handful at any time (command turns
+        -- stay pending for good, so they are left out). Crash recovery reads them at every
+        -- start and every minute without scanning the messages.
+        CREATE INDEX messages_pending ON messages(created_at)
+            WHERE outcome = 'pending' AND role = 'user' AND kind = 'chat';
+        """,
+    ),
 )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from google.genai import types
 
-from bot.models import batches, checked_vectors
+from bot.models import CHECK_TIMEOUT, OptionRefused, batches, checked_vectors
 from bot.models.gemini.client import (
     REQUEST_ERRORS,
     Client,
@@ -16,6 +16,7 @@ from bot.models.gemini.client import (
     failure,
     is_transient,
     redactor,
+    refused_option,
     retry_delay,
 )
 from bot.models.retry import Retry, retried
@@ -60,7 +61,26 @@ class GeminiEmbedder:
         self._client = Client(api_key, base_url, timeout)
 
     async def open(self) -> None:
-        """Nothing to load: the client connects on the first request."""
+        """Check the key and the model with one cheap call (models.get) at start-up.
+
+        A refused key or an unknown model raises OptionRefused, as for chat; an
+        unreachable or failing server only logs: it may come back.
+        """
+        try:
+            async with asyncio.timeout(min(self._timeout, CHECK_TIMEOUT)):
+                await self._client.sdk().aio.models.get(model=f"models/{self.model}")
+        except REQUEST_ERRORS as exc:
+            reason = " ".join(self._redact(describe(exc)).split())
+            option = refused_option(exc)
+            if option == "api_key":
+                raise OptionRefused(option, f"Gemini refused the key: {reason}") from None
+            if option == "model":
+                message = f"Gemini has no embedding model {self.model!r}: {reason}"
+                raise OptionRefused(option, message) from None
+            log.warning(
+                "Gemini embeddings: cannot check the key and model now (%s); starting anyway",
+                reason,
+            )
 
     async def close(self) -> None:
         await self._client.close()

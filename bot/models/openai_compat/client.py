@@ -36,8 +36,8 @@ def make_client(
 ) -> openai.AsyncOpenAI:
     """One long-lived client; `retries` are the SDK's own (408/409/429/5xx, connections).
 
-    Chat passes 0 and retries with bot.models.retry, the policy every chat backend shares
-    (one deadline per reply); embeddings keep the SDK's jittered, Retry-After-honouring ones.
+    Chat and embeddings pass 0 and retry with bot.models.retry, the policy every backend
+    shares (one deadline per reply or batch).
     """
     # aiohttp as the transport (the SDK's documented DefaultAioHttpClient): its default
     # httpx2/httpcore/anyio stack cost ~3x the CPU per streamed answer under load.

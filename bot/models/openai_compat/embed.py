@@ -9,7 +9,17 @@ from collections.abc import Sequence
 import openai
 
 from bot.models import batches, checked_vectors
-from bot.models.openai_compat.client import PLACEHOLDER_KEY, make_client, translate
+from bot.models.openai_compat.client import (
+    PLACEHOLDER_KEY,
+    REQUEST_ERRORS,
+    check,
+    describe,
+    is_transient,
+    make_client,
+    retry_after,
+    translate,
+)
+from bot.models.retry import Retry, retried
 from bot.ports import ModelError
 
 log = logging.getLogger(__name__)
@@ -60,6 +70,8 @@ class OpenAIEmbedder:
         batch_size: int = MAX_BATCH,
         timeout: float = 60.0,
         retries: int = 4,
+        backoff: float = 1.0,
+        deadline: float = 90.0,
         query_prefix: str | None = None,
         document_prefix: str | None = None,
     ) -> None:
@@ -80,14 +92,20 @@ class OpenAIEmbedder:
         self._document_prefix = known_document if document_prefix is None else document_prefix
         self._batch_size = batch_size
         self._key = api_key or PLACEHOLDER_KEY
-        self._client = make_client(self._key, base_url, timeout=timeout, retries=retries)
+        self._timeout = timeout
+        # The one policy of every backend (bot.models.retry), not the SDK's own: the same
+        # backoff, jitter and Retry-After, and a deadline per batch.
+        self._retry = Retry(max(0, retries), backoff, deadline)
+        self._client = make_client(self._key, base_url, timeout=timeout, retries=0)
 
     def _name(self) -> str:
         # Another size is another vector space: part of the name, so stores never mix them.
         return f"openai/{self.model}@{self.dimensions}"
 
     async def open(self) -> None:
-        """Learn the vector size from one request when the model's size is not known."""
+        """Check the key and the model with one cheap call (client.check: a refused one
+        raises OptionRefused), then learn the vector size when the model's is not known."""
+        await check(self._client, self.model, key=self._key, seconds=self._timeout)
         if not self.dimensions:
             await self.embed(["dimensions"])
             log.info("openai embeddings: %s gives %d dimensions", self.model, self.dimensions)
@@ -106,13 +124,21 @@ class OpenAIEmbedder:
     async def _embed_batch(self, inputs: list[str]) -> list[list[float]]:
         try:
             # Floats, not the SDK's default base64: not every compatible server speaks it.
-            response = await self._client.embeddings.create(
-                model=self.model,
-                input=inputs,
-                encoding_format="float",
-                dimensions=openai.omit if self._requested is None else self._requested,
+            response = await retried(
+                lambda: self._client.embeddings.create(
+                    model=self.model,
+                    input=inputs,
+                    encoding_format="float",
+                    dimensions=openai.omit if self._requested is None else self._requested,
+                ),
+                self._retry,
+                transient=is_transient,
+                server_delay=retry_after,
+                describe=lambda exc: describe(exc, self._key),
+                what="openai embeddings",
+                log=log,
             )
-        except openai.APIError as exc:
+        except REQUEST_ERRORS as exc:
             # `from None`: the SDK error can echo a masked key and the whole request.
             raise translate(
                 exc,
