@@ -41,7 +41,17 @@ def help_text(registry: Mapping[str, Command], lang: str, *, admin: bool) -> str
 async def _start(ctx: CommandContext) -> str:
     name = ctx.msg.display_name or ("amigo" if ctx.lang == "es" else "there")
     helptext = help_text(ctx.registry, ctx.lang, admin=False)
+    notice = local_notice(ctx)
+    if notice:  # before the commands: a newcomer should know what answers them
+        helptext = f"{notice}\n\n{helptext}"
     return t("start", ctx.lang, name=name, help=helptext)
+
+
+def local_notice(ctx: CommandContext) -> str:
+    """For the small offline model: what it is and how to connect a better one; else ""."""
+    if ctx.model.backend != "local":
+        return ""
+    return t("local_notice", ctx.lang, model=ctx.model.model)
 
 
 async def _help(ctx: CommandContext) -> str:
@@ -71,9 +81,15 @@ async def _persona(ctx: CommandContext) -> str:
 
 async def _model(ctx: CommandContext) -> str:
     images = t("yes" if ctx.model.accepts_images else "no", ctx.lang)
-    return t(
+    info = t(
         "model_info", ctx.lang, backend=ctx.model.backend, model=ctx.model.model, images=images
     )
+    # A chain (bot/models/fallback.py) lists the backends that answer when this one is down.
+    fallbacks: tuple[str, ...] = getattr(ctx.model, "fallbacks", ())
+    if fallbacks:
+        info += "\n" + t("fallback_chain", ctx.lang, chain=" → ".join(fallbacks))
+    notice = local_notice(ctx)
+    return f"{info}\n\n{notice}" if notice else info
 
 
 async def _lang(ctx: CommandContext) -> str:

@@ -97,12 +97,20 @@ def system_prompt(persona_prompt: str, lang: str) -> str:
     )
 
 
-def fit_window(newest_first: Sequence[StoredTurn], budget: int) -> list[Turn]:
+def fit_window(newest_first: Sequence[StoredTurn], budget: int, step: int = 0) -> list[Turn]:
     """Keep the newest turns whose tokens fit `budget`, oldest dropped first, oldest-first order.
 
     The window always starts with a user turn: providers such as Gemini reject a
     conversation that opens with the model speaking.
+
+    With `step`, old turns go in blocks of at least `step` tokens counted from the oldest
+    turn given: the window's first turn then stays put for many turns, so a backend that
+    keeps the evaluated prompt (the local model) reuses it instead of evaluating it again.
     """
+    total = sum(turn.tokens for turn in newest_first)
+    if step > 0 and total > budget:
+        dropped = -(-(total - budget) // step) * step  # rounded up to whole steps
+        budget = total - dropped
     kept: list[StoredTurn] = []
     used = 0
     for turn in newest_first:

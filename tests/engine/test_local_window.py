@@ -1,0 +1,72 @@
+"""Old turns leave the window in blocks for a model that reuses its evaluated prompt, so the
+prompt's start stays the same from one turn to the next."""
+
+from __future__ import annotations
+
+from bot.context import fit_window
+from bot.types import StoredTurn, Turn
+from tests.conftest import MakeEngine, events, msg
+from tests.fakes.model import FakeModel
+
+
+def grown(n: int) -> list[StoredTurn]:
+    """A conversation of `n` turns of 10-19 tokens, newest first as the store reads it."""
+    turns = [
+        StoredTurn("user" if i % 2 == 0 else "assistant", f"turn {i}", 10 + i % 10, i + 1)
+        for i in range(n)
+    ]
+    return list(reversed(turns))
+
+
+def first_texts(step: int, budget: int = 200, upto: int = 80) -> list[str]:
+    """The window's first turn as the conversation grows one turn at a time."""
+    firsts = []
+    for n in range(2, upto):
+        window = fit_window(grown(n), budget, step)
+        tokens = sum(10 + int(t.text.split()[1]) % 10 for t in window)
+        assert tokens <= budget and window[0].role == "user"
+        total = sum(t.tokens for t in grown(n))
+        if step and total > budget:
+            assert tokens >= budget - step - 2 * 19  # at most one block (and a turn pair) less
+        firsts.append(window[0].text)
+    return firsts
+
+
+def changes(values: list[str]) -> int:
+    return sum(a != b for a, b in zip(values, values[1:], strict=False))
+
+
+def test_stepped_window_moves_its_start_far_less_often() -> None:
+    one_by_one = changes(first_texts(step=0))
+    stepped = changes(first_texts(step=100))  # half the budget, as the engine steps
+    assert one_by_one > 25  # past the budget, nearly every turn shifted the start
+    assert stepped <= one_by_one // 3
+
+
+def test_without_step_the_window_is_unchanged() -> None:
+    assert fit_window(grown(6), 1000) == [Turn(t.role, t.text) for t in reversed(grown(6))]
+
+
+class Reusing(FakeModel):
+    """The fake model at the port, declaring that it keeps its evaluated prompt."""
+
+    reuses_prefix = True
+
+
+async def test_engine_drops_turns_in_blocks_for_a_prefix_reusing_model(
+    make_engine: MakeEngine,
+) -> None:
+    starts: dict[bool, list[str]] = {}
+    for reusing in (False, True):
+        model = (
+            Reusing("a short answer of a few words")
+            if reusing
+            else FakeModel("a short answer of a few words")
+        )
+        engine = make_engine(model, context_tokens=300)
+        user = f"u{int(reusing)}"
+        for i in range(40):
+            await events(engine, msg(f"message number {i} with a handful of words", user))
+        starts[reusing] = [turns[0].text for _, turns in model.calls]
+    assert changes(starts[False]) > 20
+    assert changes(starts[True]) <= changes(starts[False]) // 3
