@@ -54,6 +54,19 @@ class Access:
         """Whether today's tokens are used up (the answer that crossed the line still came)."""
         return 0 < self.daily_tokens <= standing.tokens_today
 
+    def limited(self, standing: Standing, now: float) -> tuple[str, float] | None:
+        """("budget" or "rate", seconds until they may continue); None within limits."""
+        if self.spent(standing):
+            return "budget", until_midnight(now)
+        wait = self.wait(standing, now)
+        return ("rate", wait) if wait > 0 else None
+
+    def notice(self, reason: str, wait: float, lang: str) -> str:
+        """What someone over a limit is told: which one, and when they may go on."""
+        if reason == "budget":
+            return t("budget_spent", lang, limit=self.daily_tokens, wait=duration(wait, lang))
+        return t("rate_limited", lang, wait=duration(wait, lang))
+
 
 OPEN = Access()  # everyone in, no limits: the default
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from contextlib import aclosing, asynccontextmanager
 
 from bot import context
-from bot.access import BUDGET_NOTICE_EVERY, DAY, OPEN, Access, day, duration, until_midnight
+from bot.access import BUDGET_NOTICE_EVERY, DAY, OPEN, Access, day
 from bot.commands import REGISTRY, Answer, Command, CommandContext
 from bot.feedback_commands import clean_reason, feedback_text
 from bot.i18n import media_name, normalize_lang, t
@@ -25,6 +25,7 @@ from bot.ports import (
     ModelUnavailable,
     Substitute,
 )
+from bot.prompting import Prompter
 from bot.types import (
     Accepted,
     ConversationKey,
@@ -36,20 +37,15 @@ from bot.types import (
     Outcome,
     Persona,
     Rated,
-    Recalled,
     Redo,
     RemoteImage,
     ReplyEvent,
     Standing,
-    Turn,
     TurnKind,
     TurnRef,
 )
 
 log = logging.getLogger(__name__)
-
-# Earlier exchanges asked of recall: as many as recall's share of the budget holds.
-RECALL_HITS = 12
 
 
 class Engine:
@@ -100,7 +96,7 @@ class Engine:
         )
         # Vectors for recall by meaning, when an embedder is configured.
         self.embedder = embedder
-        self.embed_timeout = embed_timeout
+        self.prompter = Prompter(store, model, self.context_tokens, embedder, embed_timeout)
         self.indexer = Indexer(store, embedder) if embedder is not None else None
         # One lock per conversation key with a message in flight; entries vanish when no
         # task holds them, so memory stays flat however many people come and go.
@@ -243,7 +239,7 @@ class Engine:
             text = text or f"/{call.name} {call.args}".strip()
         elif self._refused(msg, text):
             kind = TurnKind.REJECTED
-        elif standing is not None and (limited := self._limited(standing, now)):
+        elif standing is not None and (limited := self.access.limited(standing, now)):
             # Over a limit: kept as refused input, never answered later (nor by /retry).
             kind = TurnKind.REJECTED
         else:
@@ -278,15 +274,15 @@ class Engine:
             every = self.access.window if reason == "rate" else BUDGET_NOTICE_EVERY
             key = msg.key
             if await self.store.notify(key.platform, key.user_id, reason, now=now, every=every):
-                yield self._limit_notice(reason, wait, lang)
+                yield self.access.notice(reason, wait, lang)
                 yield Done(ingested.ref, Outcome.OK)
             return
         if call is not None:
             answer = await self._run_command(msg, ingested, lang, call.name, call.args, now)
             if answer.redo is not None and standing is not None:
-                limited = self._limited(standing, now)  # ↻ asks the model too
+                limited = self.access.limited(standing, now)  # ↻ asks the model too
                 if limited is not None:
-                    yield self._limit_notice(*limited, lang)
+                    yield self.access.notice(*limited, lang)
                     yield Done(ingested.ref, Outcome.OK)
                     return
             if answer.redo is not None:
@@ -315,20 +311,6 @@ class Engine:
         return await self.store.standing(
             key.platform, key.user_id, day=day(now), burst=self.access.burst
         )
-
-    def _limited(self, standing: Standing, now: float) -> tuple[str, float] | None:
-        """("budget" or "rate", seconds until they may continue); None within limits."""
-        if self.access.spent(standing):
-            return "budget", until_midnight(now)
-        wait = self.access.wait(standing, now)
-        return ("rate", wait) if wait > 0 else None
-
-    def _limit_notice(self, reason: str, wait: float, lang: str) -> str:
-        if reason == "budget":
-            return t(
-                "budget_spent", lang, limit=self.access.daily_tokens, wait=duration(wait, lang)
-            )
-        return t("rate_limited", lang, wait=duration(wait, lang))
 
     def _refused(self, msg: IncomingMessage, text: str) -> bool:
         too_long = len(text) > self.max_input_chars
@@ -416,7 +398,7 @@ class Engine:
                 outcome, notice = Outcome.FAILED, t("image_unreadable", lang)
             else:
                 before = redo.prompt_id if redo is not None else None
-                system, turns = await self._context(
+                system, turns = await self.prompter.build(
                     msg, ingested, text, images, lang, persona, before
                 )
                 asked = True
@@ -489,73 +471,6 @@ class Engine:
             latency_ms=latency_ms,
             first_token_ms=first_token_ms if asked else None,
         )
-
-    async def _context(
-        self,
-        msg: IncomingMessage,
-        ingested: Ingested,
-        text: str,
-        images: tuple[Image, ...],
-        lang: str,
-        persona: Persona,
-        before: int | None = None,
-    ) -> tuple[str, list[Turn]]:
-        """The system prompt and the newest turns that fit the budget, `text` last (the turns
-        before message `before` only, when an earlier turn is answered again)."""
-        user = ingested.user
-        system = context.system_prompt(persona.prompt, lang)
-        estimate = self.model.estimate_tokens
-        budget = max(0, self.context_tokens - estimate(system) - estimate(text))
-        conversation = ingested.ref.conversation_id
-        # Never a private chat's words into a group: from a group, only that group's.
-        where = None if msg.is_direct else msg.key.chat_id
-        words = context.search_words(text)
-        # Someone whose only conversation is this one (most new people) has nothing to
-        # recall. Otherwise the message's own vector is asked for while the window is read.
-        meaning = None
-        if self.embedder is not None and ingested.earlier:
-            meaning = asyncio.ensure_future(self._meaning(text))
-        after = ingested.summary.through if ingested.summary else 0
-        try:
-            stored = await self.store.window(user.id, conversation, after=after, before=before)
-        finally:
-            vector = await meaning if meaning is not None else None
-        found: list[Recalled] = []
-        if ingested.earlier:
-            found = await self.store.recall(
-                user.ids,
-                words,
-                exclude_conversation=conversation,
-                chat_id=where,
-                limit=RECALL_HITS,
-                vector=vector,
-                embedder=self.embedder.name if self.embedder else "",
-            )
-        # The person's facts came with their turn; a group sees only those said in it.
-        facts = [f for f in ingested.facts if where is None or f.chat_id == where]
-        memory = context.Memory(facts, ingested.summary, found, words)
-        extra = context.memory_prompt(memory, budget, estimate)
-        if extra:
-            system = f"{system}\n\n{extra}"
-            budget -= estimate(extra)
-        # A model that keeps its evaluated prompt (the local one) loses old turns in blocks of
-        # half the budget: the prompt's start then stays the same for many turns, and the
-        # prompt evaluated again after a block goes costs about one turn per turn overall.
-        step = self.context_tokens // 2 if getattr(self.model, "reuses_prefix", False) else 0
-        turns = context.fit_window(stored, max(budget, 0), step)
-        turns.append(Turn("user", text, images))
-        return system, turns
-
-    async def _meaning(self, text: str) -> list[float] | None:
-        """The message as a search vector; None (words only) if the embedder is slow or down."""
-        assert self.embedder is not None
-        try:
-            async with asyncio.timeout(self.embed_timeout):
-                (vector,) = await self.embedder.embed([text], query=True)
-            return vector
-        except Exception as exc:  # TimeoutError too: recall by words still works
-            log.warning("no search vector for a message: %s", exc)
-            return None
 
 
 async def _fetch(sources: Sequence[Image | RemoteImage]) -> tuple[Image, ...] | None:
