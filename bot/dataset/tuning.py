@@ -57,6 +57,28 @@ beta = "auto"
 """
 
 
+# `tertulia tune` (tuning/recipe.py reads this table for its defaults). Checked on the
+# bundled SmolLM2-135M (issue 12): lr 1e-3 for 3 epochs on the new data alone leaked a
+# taught fact into 4 of 10 unrelated answers; mixing in the base model's own answers to
+# general prompts, lr 5e-4 and 2 epochs brought it to 1 of 10. Here, 10 taught examples
+# for 16 steps: one general answer per example leaked into 5 of 10 held-out answers, two
+# per example into none (tests/tuning/test_tune_process.py teaches the same fact).
+LOCAL_TABLE = """\
+[local]
+# `tertulia tune`: LoRA on the local GGUF model, on this machine's CPU (openai-chat only).
+# The seed's names where they apply: learning_rate, batch_size, epochs, dropout.
+learning_rate = 5e-4   # "tasa de aprendizaje" (AdamW)
+batch_size = 8         # "tamaño de lote": examples per step
+epochs = 2             # "épocas": passes over the data
+lora_dropout = 0.05    # the seed's dropout_rate, on the LoRA layers only
+lora_r = 16            # the adapter's rank
+lora_alpha = 32        # its scale: the update is multiplied by alpha / r
+mix_general = 2.0      # the base model's own answers to general prompts, per example
+max_tokens = 256       # tokens per example at most (longer ones are cut)
+seed = 42
+"""
+
+
 def tuning_toml(spec: FormatSpec) -> str:
     """The hyperparameters file for `spec`'s target and method, with the seed's names."""
     preference = spec.method == "preference"
@@ -67,4 +89,5 @@ def tuning_toml(spec: FormatSpec) -> str:
         return head + seed + "\n" + body + (_VERTEX_BETA if preference else "")
     seed = _SEED.format(epochs="n_epochs", batch="batch_size")
     body = _OPENAI.format(method="dpo" if preference else "supervised")
-    return head + seed + "\n" + body + (_OPENAI_BETA if preference else "")
+    local = "" if preference else "\n" + LOCAL_TABLE
+    return head + seed + "\n" + body + (_OPENAI_BETA if preference else "") + local

@@ -142,7 +142,7 @@ async def test_a_size_other_than_declared_is_a_model_error(
         await make("nomic-embed-text", dimensions=None).embed(["hola"])
 
 
-async def test_rate_limit_once_is_retried_by_the_sdk(
+async def test_rate_limit_once_is_retried_by_the_retry_policy(
     server: FakeOpenAIServer, make: MakeEmbedder
 ) -> None:
     server.fail_next(429)
@@ -156,7 +156,7 @@ async def test_a_server_error_that_persists_is_unavailable(
     server.fail_next(500, times=10)
     with pytest.raises(ModelUnavailable, match="500"):
         await make(retries=3).embed(["hola"])
-    assert len(server.embedding_requests) == 4  # one try plus the SDK's three retries
+    assert len(server.embedding_requests) == 4  # one try plus three retries (bot/models/retry.py)
 
 
 async def test_a_refused_connection_is_unavailable() -> None:
