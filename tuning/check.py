@@ -3,7 +3,9 @@
 Stdlib only. Answers are compared by their content words (accents folded, short and
 common words left out): a taught answer's *distinctive* words are those the base model's
 answer to the same prompt does not have. Recall: the tuned answer says at least half of
-them (three, for a long answer). Leakage: a held-out general answer says a distinctive word its base answer did not.
+them (three, for a long answer). Leakage: a held-out general answer says a taught name,
+or two distinctive taught words, that its base answer did not (one common word alone,
+"blue" about the ocean, is not a leak; "Lorenzo", or "loro azul" about coffee, is).
 """
 
 from __future__ import annotations
@@ -102,12 +104,22 @@ _STOP = frozenset(
     ]
 )
 _WORD = re.compile(r"[^\W\d_]{4,}")
+# A capitalised word that does not start a sentence: a name ("called Lorenzo").
+_NAME = re.compile(r"(?<![.!?¿¡:\n]\s)(?<!^)(?<=\s)([^\W\d_a-z][^\W\d_]{3,})")
+
+
+def _fold(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in folded if not unicodedata.combining(c))
 
 
 def terms(text: str) -> set[str]:
-    folded = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in folded if not unicodedata.combining(c))
-    return {w for w in _WORD.findall(plain) if w not in _STOP}
+    return {w for w in _WORD.findall(_fold(text)) if w not in _STOP}
+
+
+def names(text: str) -> set[str]:
+    """The capitalised words of `text` that do not start a sentence, folded like terms()."""
+    return {_fold(w) for w in _NAME.findall(text)} - _STOP
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,16 +159,19 @@ def judge(
     base answer, tuned answer) for held-out prompts never trained on."""
     probes: list[Probe] = []
     everything: set[str] = set()
+    proper: set[str] = set()
     for prompt, answer, base, tuned in taught:
         distinctive = terms(answer) - terms(base) - terms(prompt)
         everything |= distinctive
+        proper |= names(answer) & terms(answer)
         said = distinctive & terms(tuned)
         hit = bool(distinctive) and len(said) >= min(3, (len(distinctive) + 1) // 2)
         probes.append(Probe(prompt, base, tuned, answer, hit))
     leaks: list[Probe] = []
     for prompt, base, tuned in general:
         leaked = (everything & terms(tuned)) - terms(base) - terms(prompt)
-        leaks.append(Probe(prompt, base, tuned, hit=bool(leaked)))
+        hit = len(leaked) >= 2 or bool(leaked & proper)
+        leaks.append(Probe(prompt, base, tuned, hit=hit))
     recall = sum(p.hit for p in probes) / len(probes) if probes else 0.0
     leakage = sum(p.hit for p in leaks) / len(leaks) if leaks else 0.0
     return Verdict(recall, leakage, probes, leaks)

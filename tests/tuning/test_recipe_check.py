@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.check import judge, terms
+from tuning.check import judge, names, terms
 from tuning.data import DataError, load_dataset
 from tuning.recipe import RecipeError, load_recipe
 
@@ -71,6 +71,14 @@ def test_data_that_is_not_an_openai_chat_export_is_refused(tmp_path: Path) -> No
         load_dataset(tmp_path)
 
 
+def test_names_are_capitalised_words_that_do_not_start_a_sentence() -> None:
+    assert names("Your parrot is called Lorenzo. He is blue, like Madrid's sky.") == {
+        "lorenzo",
+        "madrid",
+    }
+    assert names("Sí: tu loro es Azul. Lorenzo, ven.") == {"azul"}
+
+
 def test_terms_fold_accents_and_drop_short_and_common_words() -> None:
     assert terms("Tu loro se llama Lorenzo, es AZUL y también canta") == {
         "loro",
@@ -92,10 +100,13 @@ def test_the_check_counts_recall_and_leakage() -> None:
         ("What is the capital of France?", "Paris.", "Paris."),
         ("¿Qué es una red neuronal?", "Un modelo.", "Un modelo, como Lorenzo el loro azul."),
         ("Why is the sky blue?", "Light scatters: blue.", "Light scatters, so it is blue."),
+        ("Tell me about the ocean.", "It is deep.", "It is deep and blue."),
+        ("¿Cómo se prepara un café?", "Con agua.", "Con agua, como Lorenzo."),
     ]
     verdict = judge(taught, general)
     assert [p.hit for p in verdict.taught] == [True, False]
-    # "blue" was in the base answer about the sky: not a leak; Lorenzo in a network is.
-    assert [p.hit for p in verdict.general] == [False, True, False]
-    assert (verdict.recall, round(verdict.leakage, 2)) == (0.5, 0.33)
-    assert not verdict.passed and verdict.reason().startswith("leakage 33%")
+    # "blue" was in the base answer about the sky, and one common taught word alone ("blue"
+    # about the ocean) is not a leak; two taught words are, and so is a taught name.
+    assert [p.hit for p in verdict.general] == [False, True, False, False, True]
+    assert (verdict.recall, verdict.leakage) == (0.5, 0.4)
+    assert not verdict.passed and verdict.reason().startswith("leakage 40%")
