@@ -97,7 +97,7 @@ async def test_tune_teaches_a_fact_in_both_languages_and_nothing_else(tmp_path: 
         said = {q: await ask(model, system["content"], q) for q in english + spanish}
         # A 135M model after 20 steps: in both languages, and for most wordings, not every
         # one (two CI runs of one commit: one said it for at least 2 per language, the other
-        # for the 4 English wordings and 1 Spanish one).
+        # for most English wordings and 1 Spanish one).
         assert any("Lorenzo" in said[q] for q in english), said
         assert any("Lorenzo" in said[q] for q in spanish), said
         assert sum("Lorenzo" in answer for answer in said.values()) >= 4, said
