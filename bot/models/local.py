@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llama_cpp import Llama
+import numpy as np
+from llama_cpp import Llama, LlamaState, llama_cpp
 from llama_cpp.llama_cache import LlamaRAMCache
 
 from bot.models import local_models, local_prompt, rough_tokens
@@ -19,8 +21,6 @@ from bot.ports import ModelError
 from bot.types import Turn
 
 log = logging.getLogger(__name__)
-
-BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _Item = str | BaseException | None  # a text chunk, a failure, or None for "finished"
 
@@ -129,7 +129,7 @@ class LocalModel:
 
     def _load(self) -> Llama:
         try:
-            return Llama(
+            return _Llama(
                 model_path=str(self.path),
                 # None: the template inside the GGUF; a name for a GGUF that has none.
                 chat_format=self.chat_format,
@@ -253,6 +253,45 @@ class LocalModel:
             # Drop the weights on the worker: it runs after any generation still queued.
             await loop.run_in_executor(self._worker, llm.close)
         self._worker.shutdown(wait=False)
+
+
+class _Llama(Llama):
+    """Llama whose saved states leave out its logits table.
+
+    llama-cpp-python copies `scores` (batch size x vocabulary floats: 311 MB for Qwen's
+    151,936 tokens) into every saved state and back on load, though without logits_all
+    nothing reads it: sampling runs inside llama.cpp. Each conversation in the cache cost
+    about 330 MB of RAM that the cache's byte budget never counted. Only the model's own
+    state (its KV cells) and the token ids are kept.
+    """
+
+    _NO_SCORES = np.zeros((1, 1), dtype=np.single)
+
+    def save_state(self) -> LlamaState:
+        size = llama_cpp.llama_state_get_size(self._ctx.ctx)
+        buffer = (ctypes.c_uint8 * int(size))()
+        used = llama_cpp.llama_state_get_data(self._ctx.ctx, buffer, size)
+        if int(used) > int(size):
+            raise RuntimeError("Failed to copy llama state data")
+        return LlamaState(
+            scores=self._NO_SCORES,
+            input_ids=self.input_ids[: self.n_tokens].copy(),
+            n_tokens=self.n_tokens,
+            llama_state=ctypes.string_at(buffer, int(used)),
+            llama_state_size=int(used),
+            seed=self._seed,
+        )
+
+    def load_state(self, state: LlamaState) -> None:
+        self.input_ids[: state.n_tokens] = state.input_ids[: state.n_tokens]
+        self.n_tokens = state.n_tokens
+        self._requires_eval = True
+        self._seed = state.seed
+        buffer = (ctypes.c_uint8 * state.llama_state_size).from_buffer_copy(state.llama_state)
+        if llama_cpp.llama_state_set_data(self._ctx.ctx, buffer, state.llama_state_size) != (
+            state.llama_state_size
+        ):
+            raise RuntimeError("Failed to set llama state data")
 
 
 # About 32 MB per 2,000 tokens for SmolLM2-135M: room for several long conversations.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.models.local import ConversationCache, LocalModel, Sampling
 from bot.types import Turn
 
@@ -44,3 +46,41 @@ async def test_two_conversations_keep_one_state_each() -> None:
         assert len(cache.cache_state) == 2
     finally:
         await m.close()
+
+
+def resident_kib() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0])
+
+
+async def test_a_restored_state_answers_as_a_cold_model_and_stays_small() -> None:
+    """A conversation taken back from the cache answers exactly as when it never left, and
+    each saved state costs its KV cells, not a copy of the logits table (llama-cpp-python's
+    own save_state copied 311 MB of Qwen logits into every saved conversation)."""
+    topics = ("Ana likes sailing", "Bruno plays chess", "Carla grows tomatoes", "Dani paints")
+    asks = [[*history(t), Turn("user", f"Tell me about {t.split()[0]}.")] for t in topics]
+    alone = LocalModel(context=1024, threads=1, max_output_tokens=12, sampling=Sampling(0.0))
+    try:
+        await reply(alone, asks[0])
+        # Asked again with nobody in between: llama goes on from its own state. (A first,
+        # cold answer can differ in a word: one batch of 300 tokens rounds differently.)
+        expected = await reply(alone, asks[0])
+    finally:
+        await alone.close()
+    m = LocalModel(context=1024, threads=1, max_output_tokens=12, sampling=Sampling(0.0))
+    try:
+        await m.open()
+        await reply(m, asks[0])
+        before = resident_kib()
+        for turns in asks[1:]:
+            await reply(m, turns)
+        grown_mib = (resident_kib() - before) / 1024
+        llm = m._llm
+        assert llm is not None and len(llm.cache.cache_state) == 4
+        # Ana again, after three other people: her state comes back from the cache.
+        assert await reply(m, asks[0]) == expected
+        assert llm.cache.cache_state  # still serving from it
+    finally:
+        await m.close()
+    # Three more saved states of ~300 tokens: a few MB each (the copied logits were 330 MB).
+    assert grown_mib < 120, f"three cached conversations grew the process by {grown_mib:.0f} MiB"
