@@ -139,22 +139,29 @@ class Database:
             await conn.create_function("recall_terms", 2, recall_terms, deterministic=True)
             while True:
                 await asyncio.sleep(self._checkpoint_every)
+                # Every write below also holds the process's write lock: a reply's write
+                # then waits for it in the loop and goes the moment it is free, instead
+                # of meeting the file locked and sleeping in SQLite's busy handler (1, 2,
+                # 5, 10 ms... between tries: the tail of the per-message overhead).
                 # `tertulia status` lists the processes heard from lately: one small UPSERT
                 # every few seconds (nothing on the other rounds).
-                await _step(conn, "heartbeat", heartbeat.beat(conn))
+                async with self._write_lock:
+                    await _step(conn, "heartbeat", heartbeat.beat(conn))
                 # Each step on its own: one that fails must not stop the others (a WAL
                 # that is never checkpointed grows without end).
-                await _step(conn, "recall indexing", index_pending(conn))
+                async with self._write_lock:
+                    await _step(conn, "recall indexing", index_pending(conn))
                 # A bounded merge: at most MERGE_PAGES pages written, a few ms holding the
                 # write lock, and nothing at all when no level needs merging.
-                await _step(
-                    conn,
-                    "index merge",
-                    conn.execute(
-                        "INSERT INTO recall_fts (recall_fts, rank) VALUES ('merge', ?)",
-                        (MERGE_PAGES,),
-                    ),
-                )
+                async with self._write_lock:
+                    await _step(
+                        conn,
+                        "index merge",
+                        conn.execute(
+                            "INSERT INTO recall_fts (recall_fts, rank) VALUES ('merge', ?)",
+                            (MERGE_PAGES,),
+                        ),
+                    )
                 # PASSIVE never waits for readers or writers: what it can't copy now, the
                 # next round will.
                 await _step(conn, "WAL checkpoint", conn.execute("PRAGMA wal_checkpoint(PASSIVE)"))

@@ -154,6 +154,28 @@ async def test_the_background_checkpointer_moves_the_wal_into_the_file(db_path: 
         assert size(db_path) > before + 50_000
 
 
+async def test_the_background_never_holds_the_file_when_a_reply_writes(db_path: Path) -> None:
+    """The background's writes (indexing, merges, heartbeat) take the process's write lock:
+    a reply's write waits for them in the loop, never in SQLite's busy handler, which
+    sleeps 1, 2, 5, 10 ms between tries. With no busy timeout at all, a write that met
+    the file locked by our own background would fail here instead of sleeping."""
+    async with SqliteStore(db_path, busy_timeout_ms=0, checkpoint_every=0.001) as db:
+        for i in range(300):
+            turn = await said(db, f"mensaje número {i} sobre el puente y el río")
+            await db.complete(
+                turn.ref,
+                reply=f"respuesta {i}",
+                outcome=Outcome.OK,
+                tokens=1,
+                first_token_ms=1,
+                latency_ms=1,
+            )
+    async with SqliteStore(db_path) as db:
+        await db.index_pending()
+        hits = await db.recall(turn.user.id, ["puente"], exclude_conversation=0, limit=5)
+    assert len(hits) == 5  # the background indexed them meanwhile
+
+
 @pytest.mark.parametrize("what", ["not a database", "a directory"])
 async def test_an_unusable_file_is_one_line_naming_the_setting(tmp_path: Path, what: str) -> None:
     path = tmp_path / "tertulia.db"
