@@ -87,14 +87,17 @@ def main() -> None:
     tokens = sum(len(e.ids) for e in data) / len(data)
     trained = train(with_lora(model, recipe), data, recipe, int(tokenizer.pad_token_id))
     per_step = trained.seconds / trained.steps
-    full = steps_for(args.examples, load_recipe(None))
+    default = load_recipe(None)
+    mixed = round(default.mix_general * args.examples)  # the base's own answers, mixed in
+    full = steps_for(args.examples + mixed, default)
     print(f"model {base.name}, {args.threads} threads; load + dequantise {loaded:.1f} s")
     print(
         f"{args.examples} examples, {tokens:.0f} tokens each on average, batch {recipe.batch_size}"
     )
     print(f"{per_step:.2f} s per step over {trained.steps} steps")
     print(
-        f"a full run ({recipe.epochs} epochs, {full} steps, before the general mix): about {full * per_step / 60:.1f} min"
+        f"a full run ({default.epochs} epochs of {args.examples} + {mixed} general examples,"
+        f" {full} steps): about {full * per_step / 60:.0f} min of training"
     )
     print(f"peak RSS {peak_rss_mb():.0f} MB")
 
