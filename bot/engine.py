@@ -11,34 +11,25 @@ from contextlib import aclosing, asynccontextmanager
 
 from bot import context
 from bot.access import BUDGET_NOTICE_EVERY, DAY, OPEN, Access, day
+from bot.asking import Asking, ask
 from bot.commands import REGISTRY, Answer, Command, CommandContext
 from bot.feedback_commands import clean_reason, feedback_text
-from bot.i18n import media_name, normalize_lang, t
+from bot.i18n import normalize_lang, t
 from bot.indexing import Indexer
+from bot.intake import fetch_images, refused, rejection
 from bot.learning import Learner
-from bot.ports import (
-    ChatModel,
-    Embedder,
-    MemoryStore,
-    ModelBlocked,
-    ModelError,
-    ModelUnavailable,
-    Substitute,
-)
+from bot.ports import ChatModel, Embedder, MemoryStore
 from bot.prompting import Prompter
 from bot.types import (
     Accepted,
     ConversationKey,
     Done,
-    Image,
     IncomingMessage,
     Ingested,
-    MediaKind,
     Outcome,
     Persona,
     Rated,
     Redo,
-    RemoteImage,
     ReplyEvent,
     Standing,
     TurnKind,
@@ -237,7 +228,7 @@ class Engine:
         if call is not None:
             kind = TurnKind.COMMAND
             text = text or f"/{call.name} {call.args}".strip()
-        elif self._refused(msg, text):
+        elif refused(msg, text, self.max_input_chars, self.model.accepts_images):
             kind = TurnKind.REJECTED
         elif standing is not None and (limited := self.access.limited(standing, now)):
             # Over a limit: kept as refused input, never answered later (nor by /retry).
@@ -295,7 +286,10 @@ class Engine:
             yield answer.text
             yield Done(ingested.ref, Outcome.OK, attachment=answer.attachment)
         elif kind is TurnKind.REJECTED:
-            yield self._rejection(msg, text, lang)
+            model = self.model
+            yield rejection(
+                msg, text, lang, self.max_input_chars, model.accepts_images, model.model
+            )
             yield Done(ingested.ref, Outcome.OK)
         else:
             async with aclosing(self._generate(msg, ingested, text, lang)) as events:
@@ -311,21 +305,6 @@ class Engine:
         return await self.store.standing(
             key.platform, key.user_id, day=day(now), burst=self.access.burst
         )
-
-    def _refused(self, msg: IncomingMessage, text: str) -> bool:
-        too_long = len(text) > self.max_input_chars
-        blind = bool(msg.images) and not self.model.accepts_images
-        return bool(msg.unsupported) or too_long or blind
-
-    def _rejection(self, msg: IncomingMessage, text: str, lang: str) -> str:
-        if msg.unsupported is MediaKind.PHOTO and self.model.accepts_images:
-            return t("image_unreadable", lang)  # the adapter could not hand it over
-        if msg.unsupported:
-            images = t("and_images", lang) if self.model.accepts_images else ""
-            return t("unsupported", lang, kind=media_name(msg.unsupported, lang), images=images)
-        if len(text) > self.max_input_chars:
-            return t("too_long", lang, length=len(text), limit=self.max_input_chars)
-        return t("no_images", lang, model=self.model.model)
 
     async def _run_command(
         self,
@@ -383,102 +362,51 @@ class Engine:
             ref = TurnRef(ref.user_id, ref.conversation_id, redo.prompt_id, replaces=redo.kept)
             chosen = redo.persona if redo.persona in self.personas else chosen
         persona = self.personas.get(chosen or "") or self.personas[self.default_persona]
-        started = time.monotonic()
-        first_token_ms: int | None = None
-        parts: list[str] = []
-        # Until the model has answered, whatever stops us (the consumer closing this
-        # generator, a chat that is gone) leaves the turn interrupted, never pending.
-        outcome, notice, asked = Outcome.INTERRUPTED, "", False
+        asking = Asking(time.monotonic())
+        asked = False
         tokens = 0
         latency_ms: int | None = None
         try:
             yield Accepted(ref)
-            images = await _fetch(msg.images) if redo is None else ()
+            images = await fetch_images(msg.images) if redo is None else ()
             if images is None:
-                outcome, notice = Outcome.FAILED, t("image_unreadable", lang)
+                asking.outcome, asking.notice = Outcome.FAILED, t("image_unreadable", lang)
             else:
                 before = redo.prompt_id if redo is not None else None
                 system, turns = await self.prompter.build(
                     msg, ingested, text, images, lang, persona, before
                 )
                 asked = True
-                try:
-                    substitute: Substitute | None = None  # a fallback answered (TERTULIA_FALLBACK)
-                    async with aclosing(self.model.stream(system, turns)) as stream:
-                        async for piece in stream:
-                            if isinstance(piece, Substitute):
-                                substitute = piece
-                                continue
-                            if not piece:
-                                continue
-                            if first_token_ms is None:
-                                first_token_ms = int((time.monotonic() - started) * 1000)
-                            parts.append(piece)
-                            yield piece
-                    outcome = Outcome.OK if parts else Outcome.FAILED
-                    notice = "" if parts else t("empty_reply", lang)
-                    # The local model reads the start and end of a message too long for it.
-                    room = getattr(self.model, "newest_room", None)
-                    limit = room(system) if parts and room is not None else None
-                    if limit is not None and (size := self.model.estimate_tokens(text)) > limit:
-                        chars = len(text) * limit // size
-                        notice = t("local_cut", lang, limit=limit, chars=chars)
-                    if parts and substitute is not None:
-                        failed = ", ".join(substitute.failed)
-                        notice = t(
-                            "fallback_answered", lang, backend=substitute.backend, failed=failed
-                        )
-                except ModelBlocked:
-                    outcome, notice = Outcome.BLOCKED, t("model_blocked", lang)
-                except ModelUnavailable as exc:
-                    log.warning("model unavailable: %s", exc)
-                    outcome, notice = Outcome.FAILED, t("model_unavailable", lang)
-                except ModelError as exc:
-                    log.warning("model error: %s", exc)
-                    reason = str(exc)[:200]
-                    outcome, notice = Outcome.FAILED, t("model_error", lang, reason=reason)
-                except Exception:
-                    log.exception("model backend crashed")
-                    reason = "internal error"
-                    outcome, notice = Outcome.FAILED, t("model_error", lang, reason=reason)
+                async with aclosing(ask(self.model, system, turns, text, lang, asking)) as answer:
+                    async for piece in answer:
+                        yield piece
         except Exception:
-            outcome = Outcome.FAILED  # the store or a bug; answer() words the notice
+            asking.outcome = Outcome.FAILED  # the store or a bug; answer() words the notice
             raise
         finally:
             # Runs on success, failure and when the consumer stops early; only an `ok`
             # chat exchange is ever fed back to the model as context.
             if asked:
-                reply = "".join(parts)
+                reply = asking.reply
                 record = self.store.complete if ref.replaces is None else self.store.complete_again
                 tokens = self.model.estimate_tokens(reply) if reply else 0
-                latency_ms = int((time.monotonic() - started) * 1000)
+                latency_ms = int((time.monotonic() - asking.started) * 1000)
                 ref = await record(
                     ref,
                     reply=reply,
-                    outcome=outcome,
+                    outcome=asking.outcome,
                     tokens=tokens,
-                    first_token_ms=first_token_ms,
+                    first_token_ms=asking.first_token_ms,
                     persona=persona.name,
                     latency_ms=latency_ms,
                 )
             elif redo is None:  # an earlier exchange asked again keeps what it had
-                await self.store.settle(ref, outcome)
+                await self.store.settle(ref, asking.outcome)
         yield Done(
             ref,
-            outcome,
-            notice,
+            asking.outcome,
+            asking.notice,
             tokens=tokens,
             latency_ms=latency_ms,
-            first_token_ms=first_token_ms if asked else None,
+            first_token_ms=asking.first_token_ms if asked else None,
         )
-
-
-async def _fetch(sources: Sequence[Image | RemoteImage]) -> tuple[Image, ...] | None:
-    """The message's images, downloaded now if still on the platform; None if one is lost."""
-    images: list[Image] = []
-    for source in sources:
-        image = source if isinstance(source, Image) else await source.fetch()
-        if image is None:
-            return None
-        images.append(image)
-    return tuple(images)
