@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 from bot.ports import Embedder, MemoryStore, ModelUnavailable
@@ -17,6 +21,11 @@ class Indexer:
     A message is recallable by its words at once and by its meaning once this reaches it.
     While the embedder is unavailable the batch waits, however long; a batch it keeps
     refusing (any other error) is tried `attempts` times, then passed over (logged).
+
+    Processes sharing the store take turns: only the one holding the embedder's claim
+    (renewed before every call, given up when nothing is left) embeds, so `tertulia run`'s
+    two adapters never pay twice for one turn. The others wait for the claim to end; a
+    holder that died is taken over once its claim runs out (`hold` seconds).
     """
 
     def __init__(
@@ -27,14 +36,23 @@ class Indexer:
         batch: int = 64,
         attempts: int = 3,
         retry_after: float = 30.0,
+        hold: float = 90.0,
+        poll: float = 2.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.batch = batch
         self.attempts = attempts
         self.retry_after = retry_after
+        # Longer than one wait for the embedder, so a live holder never loses it between
+        # two renewals.
+        self.hold = max(hold, retry_after * 2)
+        self.poll = poll  # how often a waiting process looks whether the claim is free
         self.sleep = sleep
+        self.clock = clock
+        self.holder = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,11 +77,29 @@ class Indexer:
         return bool(await self.store.unembedded(self.embedder.name, limit=1))
 
     async def _run(self) -> None:
+        name = self.embedder.name
         while True:
             self._wake.clear()
-            while await self._step():
-                pass
+            if (wait := await self._claim()) > 0:
+                # Another process embeds (this one's turns too): look again soon, since
+                # it gives the claim up when done and may have stopped with turns left.
+                await self.sleep(wait)
+                continue
+            try:
+                while await self._step():
+                    pass
+            finally:
+                with contextlib.suppress(Exception):
+                    await self.store.release_embedding(name, self.holder)
             await self._wake.wait()
+
+    async def _claim(self) -> float:
+        """0.0 when this process holds the claim now, else seconds until it may."""
+        now = self.clock()
+        until = await self.store.claim_embedding(
+            self.embedder.name, self.holder, now=now, hold=self.hold
+        )
+        return 0.0 if until == 0.0 else min(self.poll, max(0.05, until - now))
 
     async def _step(self) -> bool:
         """Embed one batch; False when nothing is left."""
@@ -74,6 +110,11 @@ class Indexer:
         wanted = [(i, user, text) for i, user, text in rows if text.strip()]
         refused = 0
         while True:
+            if (wait := await self._claim()) > 0:
+                # Lost the claim (this process stalled past it): the new holder has these.
+                log.warning("another process took over embedding; %d turns left to it", len(rows))
+                await self.sleep(wait)
+                return True
             try:
                 texts = [text for _, _, text in wanted]
                 vectors = await self.embedder.embed(texts) if wanted else []

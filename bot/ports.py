@@ -167,6 +167,18 @@ class MemoryStore(Protocol):
         made from, and move this embedder's mark to message `through`."""
         ...
 
+    async def claim_embedding(
+        self, embedder: str, holder: str, *, now: float, hold: float
+    ) -> float:
+        """Take (or keep) the right to embed for `embedder` until `now + hold`, so processes
+        sharing the store never pay to embed the same turns twice: 0.0 when `holder` has
+        it, else the time another holder's claim ends."""
+        ...
+
+    async def release_embedding(self, embedder: str, holder: str) -> None:
+        """Give the claim up (nothing left to embed, or closing): another may take it now."""
+        ...
+
     # -- facts and summaries ------------------------------------------------------------
 
     async def facts(

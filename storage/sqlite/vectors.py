@@ -144,6 +144,30 @@ class VectorQueries(Database):
                 (embedder, through),
             )
 
+    async def claim_embedding(
+        self, embedder: str, holder: str, *, now: float, hold: float
+    ) -> float:
+        """0.0 when `holder` has the embedder's claim until now + hold (taken if free or
+        run out, renewed if already its own), else when the other holder's claim ends."""
+        taken = await self._statement(
+            "INSERT INTO embedded (embedder, through, holder, held_until) VALUES (?, 0, ?, ?)"
+            " ON CONFLICT (embedder) DO UPDATE SET holder = excluded.holder,"
+            " held_until = excluded.held_until WHERE embedded.holder IS NULL"
+            " OR embedded.holder = excluded.holder OR embedded.held_until <= ? RETURNING 1",
+            (embedder, holder, now + hold, now),
+        )
+        if taken:
+            return 0.0
+        rows = await self._read("SELECT held_until FROM embedded WHERE embedder = ?", (embedder,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else now
+
+    async def release_embedding(self, embedder: str, holder: str) -> None:
+        await self._statement(
+            "UPDATE embedded SET holder = NULL, held_until = NULL"
+            " WHERE embedder = ? AND holder = ?",
+            (embedder, holder),
+        )
+
     async def nearest(
         self,
         user_ids: Sequence[int],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -220,3 +221,54 @@ async def test_a_vector_never_lands_on_a_message_that_reused_an_erased_ones_id(
         "hola de y",
         "reply-2",
     ]
+
+
+class SlowEmbedder(FakeEmbedder):
+    """Takes a moment per batch, as a remote embedder does: long enough for two processes
+    reading the same unembedded turns to both pay for them, without the claim."""
+
+    async def embed(self, texts: Sequence[str], *, query: bool = False) -> list[list[float]]:
+        await asyncio.sleep(0.02)
+        return await super().embed(texts, query=query)
+
+
+async def test_two_processes_on_one_file_never_embed_a_turn_twice(
+    store: SqliteStore, make_engine: MakeEngine, db_path: Path
+) -> None:
+    engine = make_engine(MemoryModel())
+    for i in range(40):
+        await collect(engine, msg(f"mensaje {i}", user=f"u{i % 4}"))
+    embedders = [SlowEmbedder(), SlowEmbedder()]
+    async with SqliteStore(db_path) as other:  # the other adapter process's store
+        indexers = [
+            Indexer(s, e, batch=8, poll=0.01)
+            for s, e in zip((store, other), embedders, strict=True)
+        ]
+        for indexer in indexers:
+            indexer.kick()  # both start at once, as `tertulia run`'s adapters do
+        await asyncio.wait_for(asyncio.gather(*(i.idle() for i in indexers)), 20)
+        for indexer in indexers:
+            await indexer.close()
+    embedded = [t for e in embedders for texts, _ in e.calls for t in texts]
+    assert sorted(embedded) == sorted(set(embedded)) and len(embedded) == 80
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT count(*) FROM vectors").fetchone() == (80,)
+        # Given up when done: the next turns may be embedded by either process at once.
+        assert raw.execute("SELECT holder FROM embedded").fetchall() == [(None,)]
+
+
+async def test_a_claim_left_by_a_process_that_died_is_taken_over(
+    store: SqliteStore, make_engine: MakeEngine
+) -> None:
+    engine = make_engine(MemoryModel())
+    await collect(engine, msg("uno"))
+    embedder = FakeEmbedder()
+    now = time.time()
+    assert await store.claim_embedding(embedder.name, "dead-1", now=now, hold=0.3) == 0.0
+    indexer = Indexer(store, embedder, poll=0.05)
+    assert await store.claim_embedding(embedder.name, indexer.holder, now=now, hold=1) > now
+    indexer.kick()
+    await asyncio.wait_for(indexer.idle(), 10)
+    assert embedder.calls == [(["uno", "reply-1"], False)]
+    assert time.time() >= now + 0.3  # not before the dead one's claim ran out
+    await indexer.close()
