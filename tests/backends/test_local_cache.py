@@ -76,7 +76,8 @@ async def test_a_restored_state_answers_as_a_cold_model_and_stays_small() -> Non
             await reply(m, turns)
         grown_mib = (resident_kib() - before) / 1024
         llm = m._llm
-        assert llm is not None and len(llm.cache.cache_state) == 4
+        assert llm is not None and isinstance(llm.cache, ConversationCache)
+        assert len(llm.cache.cache_state) == 4
         # Ana again, after three other people: her state comes back from the cache.
         assert await reply(m, asks[0]) == expected
         assert llm.cache.cache_state  # still serving from it
