@@ -32,8 +32,7 @@ async def test_a_killed_console_says_so_once_and_retry_answers(tmp_path: Path) -
                     break
                 await asyncio.sleep(0.05)
             assert model.requests
-            proc.kill()
-            await proc.wait()
+            await kill(proc)  # SIGKILL mid-answer
         finally:
             await kill(proc)
         assert chat_turns(db) == {"a question left hanging": (1, "pending")}

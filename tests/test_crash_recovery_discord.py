@@ -13,7 +13,7 @@ from tests.adapters.discord_harness import answered
 from tests.adapters.test_discord_process import process_env, reply_to
 from tests.fakes.discord_api import TOKEN, FakeDiscord, FakeMessage
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.processes import kill, start_cli, terminate
+from tests.processes import kill, start_cli, stop
 from tests.test_crash_recovery_telegram import STORY, chat_turns
 
 NOTE = "⚠️ My answer to this was cut off by a restart. Press ↻ to ask again."
@@ -23,26 +23,13 @@ def notes(fake: FakeDiscord) -> list[FakeMessage]:
     return [m for m in fake.bot_messages() if m.content == NOTE]
 
 
-async def start(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as err:
-        return await start_cli("discord", env, stderr=err)
-
-
-async def stop(proc: asyncio.subprocess.Process) -> int | None:
-    try:
-        await terminate(proc, 20)
-    finally:
-        await kill(proc)
-    return proc.returncode
-
-
 async def test_a_killed_discord_process_tells_each_person_once(tmp_path: Path) -> None:
     log = tmp_path / "adapter.log"
     async with FakeDiscord() as fake, FakeOpenAIServer(STORY, 10, chunk_delay=0.4) as llm:
         env = process_env(fake, tmp_path, llm.base_url)
         db = Path(env["TERTULIA_DB"])
         channel = fake.channel_ids[0]
-        proc = await start(env, log)
+        proc = await start_cli("discord", env, log=log)
         try:
             await fake.wait_for(lambda: fake.identifies and fake.commands, timeout=20)
             llm.hangs = [120.0]  # Ana's answer never starts
@@ -52,8 +39,7 @@ async def test_a_killed_discord_process_tells_each_person_once(tmp_path: Path) -
             asked = await fake.guild_message(8, channel, "<@1001> a long story", mention=True)
             partial = await reply_to(fake, asked)
             await fake.wait_for(lambda: partial.content, timeout=15)
-            proc.kill()
-            await proc.wait()
+            await kill(proc)  # SIGKILL: no drain, no finally, no goodbye
         finally:
             await kill(proc)
         cut = partial.content
@@ -63,11 +49,11 @@ async def test_a_killed_discord_process_tells_each_person_once(tmp_path: Path) -
         hanging, story = turns["a question left hanging"][0], turns["a long story"][0]
 
         llm.reply, llm.chunk_delay = "A fresh answer.", 0.0
-        proc = await start(env, log)
+        proc = await start_cli("discord", env, log=log)
         try:
             await fake.wait_for(lambda: len(notes(fake)) == 2, timeout=30)
         finally:
-            assert await stop(proc) == 0, log.read_text()
+            assert await stop(proc, 20, log) == 0, log.read_text()
         by_channel = {m.channel_id: m for m in notes(fake)}
         in_dm, in_guild = by_channel[5007], by_channel[channel]
         assert in_dm.reply_to == asked_dm and in_guild.reply_to == asked  # quoting the question
@@ -78,7 +64,7 @@ async def test_a_killed_discord_process_tells_each_person_once(tmp_path: Path) -
 
         # A second restart tells no one again; ↻ then really answers the turn.
         identified = fake.identifies
-        proc = await start(env, log)
+        proc = await start_cli("discord", env, log=log)
         try:
             await fake.wait_for(lambda: fake.identifies > identified, timeout=20)
             await asyncio.sleep(1.5)  # the sweep runs once the client is ready
@@ -87,7 +73,7 @@ async def test_a_killed_discord_process_tells_each_person_once(tmp_path: Path) -
             answer = await fake.wait_for(answered(fake, redo), timeout=15)
             await fake.wait_for(lambda: answer.content == "A fresh answer.", timeout=15)
         finally:
-            assert await stop(proc) == 0, log.read_text()
+            assert await stop(proc, 20, log) == 0, log.read_text()
     turns = chat_turns(db)
     assert turns["a question left hanging"][1] == "ok"
     assert turns["a long story"][1] == "interrupted"

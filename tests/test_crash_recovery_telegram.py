@@ -47,8 +47,7 @@ async def test_a_killed_telegram_process_tells_each_person_once(tmp_path: Path) 
             api.push_text(43, 43, "tell me a long story", language_code="es")
             await api.wait_for(lambda: len(api.texts(43)) == 2, timeout=15)
             partial = api.texts(43)[1]
-            proc.kill()  # SIGKILL: no drain, no finally, no goodbye
-            await proc.wait()
+            await kill(proc)  # SIGKILL: no drain, no finally, no goodbye
         finally:
             await kill(proc)
         assert partial and len(partial) < len(STORY)
@@ -106,8 +105,7 @@ async def test_a_chat_that_refuses_the_note_is_not_retried(tmp_path: Path) -> No
             api.push_text(42, 42, "first question")
             api.push_text(44, 44, "second question")
             await api.wait_for(lambda: len(model.requests) == 2, timeout=15)
-            proc.kill()
-            await proc.wait()
+            await kill(proc)
         finally:
             await kill(proc)
 

@@ -16,9 +16,7 @@ from typing import Any
 import aiohttp
 
 from tests.adapters.conftest import run_env
-from tests.adapters.test_secrets import SECRETS, leaks, process_env
 from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.gemini_server import FakeGeminiServer, Reply
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import clean_env, kill, start_cli, terminate
@@ -129,43 +127,6 @@ async def test_json_reply_lines_and_metrics_of_a_telegram_process(tmp_path: Path
     assert sample(after, latency) == 3
     assert sample(after, 'tertulia_reply_first_token_seconds_count{platform="telegram"}') == 3
     assert "tertulia_queue_depth " in after and sample(after, "process_start_time_seconds") > 0
-
-
-async def test_a_json_telegram_process_at_debug_logs_no_secret(tmp_path: Path) -> None:
-    log = tmp_path / "telegram.log"
-    async with (
-        FakeTelegramAPI(token=SECRETS["TELEGRAM_BOT_TOKEN"]) as api,
-        FakeGeminiServer(Reply(("Hola",)), key=SECRETS["GEMINI_API_KEY"]) as gemini,
-    ):
-        env = process_env(
-            TELEGRAM_API_BASE_URL=api.root,
-            TERTULIA_DB=str(tmp_path / "t.db"),
-            TERTULIA_BACKEND="gemini",
-            GEMINI_BASE_URL=gemini.base_url,
-            TERTULIA_LOG_FORMAT="json",
-        )
-        with log.open("wb") as err:
-            proc = await start_cli("telegram", env, stdout=asyncio.subprocess.DEVNULL, stderr=err)
-        try:
-            await api.wait_for(lambda: api.calls_of("getUpdates"), timeout=30)
-            api.push_text(ANA, ANA, "hola")
-            await api.wait_for(lambda: api.texts(ANA) == ["Hola"], timeout=15)
-            # The poll in flight brings the next message; the ones after it fail: tracebacks.
-            api.fail_for("getUpdates", 1.0, 502)
-            api.push_text(ANA, ANA, "otra")
-            await api.wait_for(lambda: ("getUpdates", 502) in [e[:2] for e in api.errors], 15)
-            await api.wait_for(lambda: len(api.texts(ANA)) == 2, timeout=15)
-            await terminate(proc, 15)
-        finally:
-            await kill(proc)
-    assert proc.returncode == 0, log.read_text()[-3000:]
-    records = parsed(log)  # every line, DEBUG and tracebacks included, is one JSON object
-    assert any(r["level"] == "DEBUG" for r in records)
-    assert any("<TELEGRAM_BOT_TOKEN>" in json.dumps(r) for r in records)  # masked, not lost
-    assert any("Traceback" in r.get("exc_info", "") for r in records)
-    assert [r["outcome"] for r in records if r["logger"] == "tertulia.reply"] == ["ok", "ok"]
-    text = log.read_text()
-    assert not leaks(text), leaks(text)
 
 
 async def test_run_gives_each_platform_process_its_own_metrics_port(tmp_path: Path) -> None:

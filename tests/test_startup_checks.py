@@ -10,7 +10,6 @@ import asyncio
 import logging
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from bot.models.gemini import GeminiModel
 from bot.models.openai_compat import OpenAIModel
 from tests.fakes.gemini_server import Failure, FakeGeminiServer
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.processes import NO_SETTINGS, ROOT, clean_env
+from tests.processes import NO_SETTINGS, ROOT, clean_env, run_cli
 
 GEMINI_KEY = "AIzaGoodKey-1234567890"
 OPENAI_KEY = "sk-good-key-1234567890"
@@ -38,14 +37,11 @@ def tertulia(
     env: dict[str, str], *args: str, cwd: Path = ROOT, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """`tertulia --env-file NO_SETTINGS chat` (or `args`) with `env`, as a real process."""
-    return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *(args or ("--env-file", NO_SETTINGS, "chat"))],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_cli(
+        args or ("--env-file", NO_SETTINGS, "chat"),
+        {**clean_env(), "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1,localhost", **env},
+        stdin=stdin,
         cwd=cwd,
-        env={**clean_env(), "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1,localhost", **env},
     )
 
 

@@ -11,7 +11,6 @@ import asyncio
 import io
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -27,7 +26,7 @@ from tests.fakes.engine import ScriptedEngine
 from tests.fakes.gemini_server import Failure, FakeGeminiServer, Reply
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.processes import ROOT, clean_env, kill, start_cli, terminate
+from tests.processes import clean_env, kill, start_cli, terminate
 
 # Every secret setting, each in the shape the real one has.
 SECRETS = {
@@ -177,7 +176,8 @@ def process_env(**extra: str) -> dict[str, str]:
     }
 
 
-async def test_a_telegram_process_at_debug_logs_no_secret(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_a_telegram_process_at_debug_logs_no_secret(log_format: str, tmp_path: Path) -> None:
     log = tmp_path / "telegram.log"
     async with (
         FakeTelegramAPI(token=SECRETS["TELEGRAM_BOT_TOKEN"]) as api,
@@ -188,6 +188,7 @@ async def test_a_telegram_process_at_debug_logs_no_secret(tmp_path: Path) -> Non
             TERTULIA_DB=str(tmp_path / "t.db"),
             TERTULIA_BACKEND="gemini",
             GEMINI_BASE_URL=gemini.base_url,
+            TERTULIA_LOG_FORMAT=log_format,
         )
         with log.open("wb") as err:
             proc = await start_cli("telegram", env, stdout=asyncio.subprocess.DEVNULL, stderr=err)
@@ -216,6 +217,14 @@ async def test_a_telegram_process_at_debug_logs_no_secret(tmp_path: Path) -> Non
     assert not leaks(text), leaks(text)
     export = api.documents[ANA][0].data.decode()
     assert "hola" in export and not leaks(export)
+    if log_format == "json":
+        # Every line, DEBUG and tracebacks included, is one JSON object.
+        records = [json.loads(line) for line in text.splitlines()]
+        assert any(r["level"] == "DEBUG" for r in records)
+        assert any("<TELEGRAM_BOT_TOKEN>" in json.dumps(r) for r in records)  # masked, not lost
+        assert any("Traceback" in r.get("exc_info", "") for r in records)
+        replies = [r["outcome"] for r in records if r["logger"] == "tertulia.reply"]
+        assert replies == ["ok", "failed", "undelivered"], replies  # /export: a command
 
 
 async def test_a_discord_process_at_debug_logs_no_secret(tmp_path: Path) -> None:
@@ -268,11 +277,9 @@ def files_for(fake: FakeDiscord, message_ids: list[int]) -> list[FakeFile]:
 
 async def run_with_env_file(env_file: Path) -> tuple[int, list[str]]:
     """`tertulia run` reading `env_file` (one platform, whose token is refused): exit and stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.cli", "--env-file", str(env_file), "run",
-        cwd=ROOT, env={**clean_env(), "NO_PROXY": "127.0.0.1,localhost"},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    env = {**clean_env(), "NO_PROXY": "127.0.0.1,localhost"}
+    proc = await start_cli("run", env, env_file=env_file, stdout=asyncio.subprocess.DEVNULL,
+                           stderr=asyncio.subprocess.PIPE)  # fmt: skip
     try:
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     finally:

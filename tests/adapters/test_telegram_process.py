@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.processes import clean_env, kill, start_cli, terminate
+from tests.processes import clean_env, kill, start_cli, stop
 
 # What a process that did not close its resources prints on its way out.
 NOISE = ("Unclosed client session", "Unclosed connector", "Traceback", "Task was destroyed")
@@ -37,18 +37,11 @@ async def start_adapter(
     api: FakeTelegramAPI, model: FakeOpenAIServer, db: Path, log: Path, **extra: str
 ) -> asyncio.subprocess.Process:
     env = adapter_env(api, model, db, **extra)
-    with log.open("ab") as err:
-        return await start_cli("telegram", env, stdout=asyncio.subprocess.DEVNULL, stderr=err)
+    return await start_cli("telegram", env, log=log, stdout=asyncio.subprocess.DEVNULL)
 
 
 async def stop_adapter(proc: asyncio.subprocess.Process, log: Path) -> int:
-    try:
-        await terminate(proc, 15)
-    except TimeoutError:
-        logged = await asyncio.to_thread(log.read_text)
-        raise AssertionError(f"no clean stop on SIGTERM:\n{logged}") from None
-    assert proc.returncode is not None
-    return proc.returncode
+    return await stop(proc, 15, log)
 
 
 async def exit_of(env: dict[str, str]) -> tuple[int, list[str]]:
