@@ -4,6 +4,10 @@ Run: .venv/bin/python -m bench.bench_recall
   --quick               small sizes, a smoke run
   --embedder E          none | fake (hashed words, default) | local (multilingual-e5-small)
   --part P              all | dialogues | latency
+  --extractor X         who learns the facts rows' facts: scripted (exactly the planted ones,
+                        default) | local (the default local model through the product's
+                        Learner; slow, use a subset: --people 6 --sessions 8)
+  --threads N           the local extractor's threads (default 2)
   --rebuild             build the cached latency database again
   --dims N              vector size for the latency part (768: Gemini's default)
 
@@ -13,7 +17,9 @@ fake model that answers a short canned reply. Then, in a new conversation, quest
 answers sit in known turns. A question counts as found when its answer is in the request
 the model received (system prompt + turns, the question itself left out). The [bound] rows
 talk again with facts learnt (every TERTULIA_FACTS_EVERY exchanges, its default) by a
-scripted extractor that writes exactly the planted facts: an upper bound for facts.
+scripted extractor that writes exactly the planted facts: an upper bound for facts. With
+--extractor local the [qwen 0.5B facts] rows have them learnt by the real local model
+instead (bot.learning's prompt and parser), chat replies still canned.
 2. and 3. (bench/bench_recall_latency.py): store.recall() and Engine.reply timed on a file
 of 1,000,000 messages, 100,000 of them one person's.
 """
@@ -22,18 +28,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import platform
 import sqlite3
 import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.bench_recall_data import Person, contains, dialogues
 from bench.bench_recall_drive import (
     Chat,
+    LocalExtractor,
     ScriptedExtractor,
     WindowOnly,
     copy_db,
@@ -41,12 +50,13 @@ from bench.bench_recall_drive import (
     default_facts_every,
     engine_on,
     fake_model,
+    local_model,
     make_embedder,
 )
 from bench.bench_recall_latency import run_latency
 from bot.context import search_words
 from bot.ports import Embedder
-from bot.types import TurnRef
+from bot.types import Fact, TurnRef
 from storage.sqlite import SqliteStore
 
 
@@ -62,12 +72,17 @@ class Asked:
 
 
 async def converse(
-    path: Path, people: list[Person], extractor: ScriptedExtractor | None = None
+    path: Path,
+    people: list[Person],
+    extractor: ScriptedExtractor | LocalExtractor | None = None,
+    settle: bool = False,
 ) -> tuple[int, float]:
     """Every person's sessions, one conversation each; (messages sent, seconds).
 
     With an extractor, facts are learnt as the product does (every reply is delivered),
-    and the learner is let finish after each session.
+    and the learner is let finish after each session; with `settle`, after each message:
+    a person types slower than a real model extracts, so each extraction reads about
+    TERTULIA_FACTS_EVERY messages, not all those a canned chat sent meanwhile.
     """
     sent, started = 0, time.perf_counter()
     async with SqliteStore(path) as store:
@@ -75,29 +90,77 @@ async def converse(
             engine = engine_on(store, fake_model(record=False))
         else:
             engine = engine_on(store, extractor, facts_every=default_facts_every())
+        if settle:
+            # After a failed extraction the learner waits retry_after (60 s) before trying
+            # again; a person's next messages come minutes later, a canned chat's within
+            # milliseconds, which would pass over the rest of their talk.
+            engine.learner.retry_after = 0.0
         for i, person in enumerate(people):
             chat = Chat(engine, i, person.lang)
+            if isinstance(extractor, LocalExtractor):
+                extractor.person = i
             for session in person.sessions:
                 await chat.new()
                 for text in session:
                     await chat.say(text)
+                    if settle:
+                        await engine.learner.idle()
                 await engine.learner.idle()
             sent += chat.sent
         await engine.close()
     return sent, time.perf_counter() - started
 
 
-async def facts_held(path: Path, people: list[Person]) -> tuple[list[int], int]:
-    """How many facts hold for each person (not those an update replaced), and how many
+async def facts_held(path: Path, people: list[Person]) -> tuple[list[list[Fact]], int]:
+    """The facts that hold for each person (not those an update replaced), and how many
     planting turns were never read for facts (said after a person's last extraction)."""
     held, unread = [], 0
     async with SqliteStore(path) as store:
         for i, person in enumerate(people):
             user = await store.find_user("bench", f"p{i}")
             assert user is not None
-            held.append(len(await store.facts(user.ids)))
+            held.append(await store.facts(user.ids))
             unread += sum(text in person.planted for _, text, _ in await store.unlearnt(user.id))
     return held, unread
+
+
+def answers_in_facts(people: list[Person], held: list[list[Fact]]) -> tuple[int, int, int]:
+    """(planted answers written in some fact, planted answers, facts holding no answer):
+    what the facts could give recall, and how much of them is noise."""
+    found = total = noise = 0
+    for person, facts in zip(people, held, strict=True):
+        answers = {q.answer for q in person.questions}
+        total += len(answers)
+        found += sum(any(contains(f.text, a) for f in facts) for a in answers)
+        noise += sum(not any(contains(f.text, a) for a in answers) for f in facts)
+    return found, total, noise
+
+
+def show_facts(people: list[Person], held: list[list[Fact]], shown: int = 3) -> None:
+    """A few people's planted facts beside what was learnt, for a reader to judge."""
+    for i, (person, facts) in enumerate(zip(people[:shown], held, strict=False)):
+        planted = [fact for fact, _ in person.planted.values()]
+        print(f"    p{i} ({person.lang}) planted ({len(planted)}): " + "; ".join(planted))
+        answers = {q.answer for q in person.questions}
+        # Those holding a planted answer first: the reader sees the hits and the noise.
+        texts = sorted(
+            (f.text for f in facts), key=lambda t: not any(contains(t, a) for a in answers)
+        )
+        learnt = [t if len(t) <= 90 else t[:87] + "..." for t in texts]
+        print(f"    p{i} learnt ({len(facts)}), 8 of them, those with a planted answer first:")
+        for text in learnt[:8]:
+            print(f"      - {text}")
+
+
+class Tally(logging.Handler):
+    """Counts the learner's and the local model's warnings instead of printing each."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen[str(record.msg).split(",")[0].split(":")[0]] += 1
 
 
 async def embed_all(path: Path, embedder: Embedder) -> float:
@@ -181,7 +244,7 @@ def report(name: str, results: list[Asked], budget: int) -> None:
         n = len(rows)
         tokens = [r.tokens for r in rows]
         print(
-            f"  {name:<26} {label:<13} {n:>4}  {sum(r.found for r in rows) / n:>5.2f}"
+            f"  {name:<28} {label:<13} {n:>4}  {sum(r.found for r in rows) / n:>5.2f}"
             f"  {sum(r.verbatim for r in rows) / n:>8.2f}  {sum(r.stale_only for r in rows):>5}"
             f"  {statistics.mean(tokens):>6.0f} / {max(tokens):>5} of {budget}"
         )
@@ -227,7 +290,7 @@ async def run_dialogues(args: argparse.Namespace) -> None:
             " conversation; found: the answer is in the model's request"
         )
         print(
-            f"  {'mode':<26} {'questions':<13} {'n':>4}  {'found':>5}  {'verbatim':>8}"
+            f"  {'mode':<28} {'questions':<13} {'n':>4}  {'found':>5}  {'verbatim':>8}"
             f"  {'stale':>5}  tokens mean / max"
         )
         modes: list[tuple[str, bool, Embedder | None]] = [("recall by words", True, None)]
@@ -240,7 +303,7 @@ async def run_dialogues(args: argparse.Namespace) -> None:
             copy_db(history, copy)
             outcomes[name] = await ask(copy, people, recall, vectors)
             report(name, outcomes[name], budget)
-        await with_facts(Path(tmp), people, embedder, budget)
+        await with_facts(Path(tmp), people, embedder, budget, args.extractor, args.threads)
         for name, recall, vectors in modes:
             if recall:
                 report_misses(name, outcomes[name], vectors is not None)
@@ -249,31 +312,88 @@ async def run_dialogues(args: argparse.Namespace) -> None:
 
 
 async def with_facts(
-    tmp: Path, people: list[Person], embedder: Embedder | None, budget: int
+    tmp: Path,
+    people: list[Person],
+    embedder: Embedder | None,
+    budget: int,
+    choice: str = "scripted",
+    threads: int = 2,
 ) -> None:
-    """The [bound] rows: the same talk with facts learnt by a perfect (scripted) extractor."""
+    """The facts rows: the same talk with facts learnt by a perfect (scripted) extractor,
+    the [bound] rows, or by the real local model, the [qwen 0.5B facts] rows."""
     history = tmp / "facts.db"
-    extractor = ScriptedExtractor(people)
-    _, seconds = await converse(history, people, extractor)
+    local = LocalExtractor(local_model(threads)) if choice == "local" else None
+    extractor = local or ScriptedExtractor(people)
+    tally = Tally()
+    logging.getLogger("bot").addHandler(tally)
+    try:
+        _, seconds = await converse(history, people, extractor, settle=local is not None)
+    finally:
+        logging.getLogger("bot").removeHandler(tally)
+        await extractor.close()
     if embedder is not None:
         seconds += await embed_all(history, embedder)
     held, unread = await facts_held(history, people)
+    counts = [len(facts) for facts in held]
     planted = sum(len(p.planted) for p in people)
+    every = default_facts_every()
+    if local is None:
+        tag, who = "[bound]", "a scripted extractor answering exactly the planted facts"
+    else:
+        tag, who = "[qwen 0.5B facts]", f"the local model {local.local.model} (2048-token window)"
     print(
-        f"  [bound]: facts learnt every {default_facts_every()} delivered exchanges"
-        f" (TERTULIA_FACTS_EVERY's default) by a scripted extractor answering exactly the"
-        f" planted facts: an upper bound. Talk (and embed) again with it: {seconds:.0f} s,"
+        f"  {tag}: facts learnt every {every} delivered exchanges (TERTULIA_FACTS_EVERY's"
+        f" default) by {who}. Talk (and embed) again with it: {seconds:.0f} s,"
         f" {extractor.extractions:,} extraction calls; facts held per person: mean"
-        f" {statistics.mean(held):.1f}, max {max(held)}; {unread} of {planted} planting turns"
-        f" never read (in the last exchanges, short of the next extraction)"
+        f" {statistics.mean(counts):.1f}, max {max(counts)}; {unread} of {planted} planting"
+        " turns never read (in the last exchanges, short of the next extraction)"
     )
-    modes: list[tuple[str, Embedder | None]] = [("words + facts [bound]", None)]
+    found, answers, noise = answers_in_facts(people, held)
+    print(
+        f"    planted answers written in a held fact: {found} of {answers};"
+        f" held facts holding no planted answer: {noise} of {sum(counts)}"
+    )
+    if local is not None:
+        report_extractions(local, tally)
+        lost = sum(
+            any(contains(t, q.answer) for t in local.dropped_texts.get(i, []))
+            and not any(contains(f.text, q.answer) for f in facts)
+            for i, (person, facts) in enumerate(zip(people, held, strict=True))
+            for q in {q.answer: q for q in person.questions}.values()
+        )
+        print(
+            f"    planted answers only in such dropped updates (the model put a new fact in"
+            f" 'update' with an id it made up): {lost}"
+        )
+        show_facts(people, held)
+    name = "[qwen 0.5B facts]" if local else "facts [bound]"
+    modes: list[tuple[str, Embedder | None]] = [(f"words + {name}", None)]
     if embedder is not None:
-        modes.append(("words+vecs+facts [bound]", embedder))
+        modes.append((f"words+vecs+{name}", embedder))
     for n, (name, vectors) in enumerate(modes):
         copy = tmp / f"ask-facts-{n}.db"
         copy_db(history, copy)
         report(name, await ask(copy, people, True, vectors), budget)
+
+
+def report_extractions(local: LocalExtractor, tally: Tally) -> None:
+    """How the real model's answers fared with the Learner's parser."""
+    calls = max(1, local.extractions)
+    print(
+        f"    {local.extractions} extraction calls in {local.seconds:.0f} s of the model"
+        f" ({local.seconds / calls:.1f} s a call), {statistics.mean(local.batches or [0]):.1f}"
+        f" messages shown to each (max {max(local.batches or [0])})"
+    )
+    for verdict, n in local.verdicts.most_common():
+        print(f"    {verdict}: {n} ({n / calls:.0%})")
+    print(f"    updates/ends naming an id that was not listed (dropped): {local.dropped}")
+    for answer in local.refused[:3]:
+        print(f"    refused: {' '.join(answer.split())[-200:]!r} ({len(answer)} chars)")
+    for prompt, answer in local.samples[:2]:
+        said = prompt.partition("Their newest messages:\n")[2].replace("\n", " ")
+        print(f"    e.g. shown: {said[:160]}\n         answer: {' '.join(answer.split())[:240]}")
+    for message, n in tally.seen.most_common():
+        print(f"    logged {n}x: {message}")
 
 
 def main() -> None:
@@ -286,6 +406,8 @@ def main() -> None:
     parser.add_argument("--embedder", choices=("none", "fake", "local"), default="fake")
     parser.add_argument("--dims", type=int, default=768, help="latency part's vector size")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--extractor", choices=("scripted", "local"), default="scripted")
+    parser.add_argument("--threads", type=int, default=2, help="the local extractor's threads")
     parser.add_argument("--people", type=int, help="default 20 (6 with --quick)")
     parser.add_argument("--sessions", type=int, help="default 30 (8 with --quick)")
     args = parser.parse_args()
@@ -299,7 +421,8 @@ def main() -> None:
     print(
         "memory parts: full-text recall on; vectors as --embedder says; no summaries; facts"
         " read from the store but none learnt (the canned model cannot write them), except in"
-        " the [bound] rows, where a scripted extractor writes exactly the planted ones"
+        " the facts rows: [bound], a scripted extractor writes exactly the planted ones;"
+        " [qwen 0.5B facts], the local model learns them (--extractor local)"
     )
     started = time.perf_counter()
     if args.part in ("all", "dialogues"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 import zlib
+from collections import Counter
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,8 @@ from bench.bench_recall_data import Person
 from bench.common import percentile
 from bot import models
 from bot.engine import Engine
-from bot.learning import EXTRACT_PROMPT
-from bot.ports import Embedder
+from bot.learning import EXTRACT_PROMPT, SUMMARY_PROMPT, parse_changes
+from bot.ports import ChatModel, Embedder
 from bot.types import CommandCall, ConversationKey, Done, IncomingMessage, Outcome, Recalled, Turn
 from config.settings import Settings
 from storage.sqlite import SqliteStore
@@ -96,6 +98,93 @@ class ScriptedExtractor(FakeModel):
             else:
                 add.extend(fact for fact, _ in self.planted.get(turn, ())[:1])
         return {"add": add, "update": update, "end": []}
+
+
+class LocalExtractor(FakeModel):
+    """Canned chat replies; the learner's requests (facts, and summaries if they were on)
+    go to a real local model through the product's own Learner and prompts: what facts a
+    real model writes, and what they add to recall."""
+
+    def __init__(self, model: ChatModel) -> None:
+        super().__init__(canned, chunk=64, record=False)
+        self.local = model
+        self.extractions = 0
+        self.seconds = 0.0  # in the local model, extractions and summaries
+        self.batches: list[int] = []  # messages shown to each extraction
+        self.verdicts: Counter[str] = Counter()  # how each extraction's answer parsed
+        self.dropped = 0  # updates and ends naming an id that was not listed
+        # Those updates' texts (new facts, by mistake), by the person talking (set by the
+        # caller: one person at a time talks while their facts are learnt).
+        self.person = 0
+        self.dropped_texts: dict[int, list[str]] = {}
+        self.refused: list[str] = []  # answers the parser refused, the first few
+        self.samples: list[tuple[str, str]] = []  # (prompt, answer), the first few
+
+    async def stream(self, system: str, turns: Sequence[Turn]) -> AsyncGenerator[str, None]:
+        if system != EXTRACT_PROMPT and not system.startswith(_SUMMARY_HEAD):
+            async for piece in super().stream(system, turns):
+                yield piece
+            return
+        started, parts = time.perf_counter(), []
+        try:
+            async for piece in self.local.stream(system, turns):
+                parts.append(piece)
+                yield piece
+        finally:
+            self.seconds += time.perf_counter() - started
+        if system == EXTRACT_PROMPT:
+            self.judge(turns[-1].text, "".join(parts))
+
+    def judge(self, prompt: str, answer: str) -> None:
+        """Count the answer as the Learner reads it (bot.learning.parse_changes)."""
+        known, _, said = prompt.partition("\n\nTheir newest messages:\n")
+        listed = [int(i) for i in re.findall(r"^#(\d+): ", known, re.M)]
+        self.extractions += 1
+        self.batches.append(sum(line.startswith("- ") for line in said.splitlines()))
+        if len(self.samples) < 12:
+            self.samples.append((prompt, answer))
+        try:
+            changes = parse_changes(answer, listed)
+        except ValueError as exc:  # json.JSONDecodeError is one
+            reason = str(exc).split(":")[0]
+            self.verdicts[f"refused by the parser: {reason}"] += 1
+            if len(self.refused) < 5:
+                self.refused.append(answer)
+            return
+        raw = json.loads(answer[answer.find("{") : answer.rfind("}") + 1])
+        kept = {i for i, _ in changes.update}
+        self.dropped_texts.setdefault(self.person, []).extend(
+            x["text"]
+            for x in raw.get("update", [])
+            if isinstance(x, dict) and isinstance(x.get("text"), str) and x.get("id") not in kept
+        )
+        proposed = sum(
+            len(v) for k, v in raw.items() if k in ("update", "end") and isinstance(v, list)
+        )
+        self.dropped += proposed - len(changes.update) - len(changes.end)
+        if changes.add or changes.update or changes.end:
+            self.verdicts["parsed, with changes"] += 1
+        else:
+            self.verdicts["parsed, nothing to change"] += 1
+
+    async def open(self) -> None:
+        await self.local.open()
+
+    async def close(self) -> None:
+        await self.local.close()
+
+
+_SUMMARY_HEAD = SUMMARY_PROMPT.split("{", 1)[0]
+
+
+def local_model(threads: int = 2) -> ChatModel:
+    """The default local model (TERTULIA_LOCAL_MODEL unset) at the settings' defaults."""
+    fields = Settings.model_fields
+    window = int(fields["local_context"].default)
+    output = min(int(fields["max_output_tokens"].default), window // 2)
+    return models.build(
+        "local", {"context": window, "threads": threads, "max_output_tokens": output}
+    )
 
 
 class WindowOnly(SqliteStore):
