@@ -59,10 +59,11 @@ class Changes:
     end: tuple[int, ...] = ()
 
 
-def parse_changes(answer: str, known: Sequence[int]) -> Changes:
+def parse_changes(answer: str, known: Sequence[int], *, first: bool = False) -> Changes:
     """The model's JSON answer, checked: only the listed facts may be changed.
 
-    Raises ValueError when the answer is not the asked-for object.
+    `first`: the person has no fact at all yet. Raises ValueError when the answer is not
+    the asked-for object.
     """
     start, stop = answer.find("{"), answer.rfind("}")
     if start < 0 or stop < start:
@@ -72,6 +73,17 @@ def parse_changes(answer: str, known: Sequence[int]) -> Changes:
         raise ValueError("the answer is not a JSON object")
     allowed = set(known)
     adds = tuple(_sentence(x) for x in _list(data, "add") if isinstance(x, str))
+    if first:
+        # Nothing to update yet: a small model (Qwen 0.5B in bench_recall) often files a
+        # person's first facts under "update" with ids it made up. They are new facts all
+        # the same. Otherwise an unlisted id stays ignored: it may name a fact hidden from
+        # this chat (a private one, in a group) or mean a listed one, and a guess could
+        # leak the first or keep two contradicting facts.
+        adds += tuple(
+            _sentence(x["text"])
+            for x in _list(data, "update")
+            if isinstance(x, dict) and isinstance(x.get("text"), str)
+        )
     updates = tuple(
         (int(x["id"]), _sentence(x["text"]))
         for x in _list(data, "update")
@@ -196,7 +208,9 @@ class Learner:
         strike = (user_id, batch[0][0])
         try:
             answer = await self._ask(*_extraction(known, batch))
-            changes = parse_changes(answer, [f.id for f in known])
+            # No fact anywhere (read only when this chat shows none): the first ones.
+            first = not here and not await self.store.facts(ids)
+            changes = parse_changes(answer, [f.id for f in known], first=first)
         except Exception:
             # A batch the model always refuses (safety filters, never JSON) is passed over
             # after a few tries, or no fact would ever be learnt from this person again.

@@ -81,6 +81,25 @@ async def test_facts_are_added_updated_ended_and_never_duplicated(
     assert every["Toca el violonchelo"].valid_until is not None
 
 
+async def test_a_persons_first_facts_filed_as_updates_are_kept(
+    make_engine: MakeEngine, store: SqliteStore
+) -> None:
+    """Small models file a person's first facts under "update" with made-up ids: kept as
+    new facts. Once the person has facts, an unknown id is ignored (the test above, and
+    the private fact's in a group, below)."""
+    model = MemoryModel()
+    engine = make_engine(model, facts_every=1)
+    model.changes.append({"update": [{"id": 1, "text": "Se llama Ana"}], "end": [1]})
+    await said(engine, msg("Me llamo Ana"))
+    user = await store.find_user("test", "u1")
+    assert user is not None
+    assert [f.text for f in await store.facts(user.ids)] == ["Se llama Ana"]
+    model.changes.append({"update": [{"id": 777, "text": "Vive en Lugo"}]})
+    await said(engine, msg("Vivo en Lugo"))
+    assert "Se llama Ana" in model.extractions[-1]
+    assert [f.text for f in await store.facts(user.ids)] == ["Se llama Ana"]
+
+
 async def test_a_failed_extraction_is_logged_never_shown_and_retried_later(
     make_engine: MakeEngine, store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
