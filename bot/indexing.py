@@ -80,17 +80,22 @@ class Indexer:
         name = self.embedder.name
         while True:
             self._wake.clear()
-            if (wait := await self._claim()) > 0:
-                # Another process embeds (this one's turns too): look again soon, since
-                # it gives the claim up when done and may have stopped with turns left.
-                await self.sleep(wait)
-                continue
+            # Held from the moment it is asked for: a claim asked for just as close()
+            # cancels us still lands (the statement runs to its end), and must be given up.
+            held = True
             try:
+                if (wait := await self._claim()) > 0:
+                    held = False
+                    # Another process embeds (this one's turns too): look again soon,
+                    # since it gives the claim up when done and may leave turns behind.
+                    await self.sleep(wait)
+                    continue
                 while await self._step():
                     pass
             finally:
-                with contextlib.suppress(Exception):
-                    await self.store.release_embedding(name, self.holder)
+                if held:
+                    with contextlib.suppress(Exception):
+                        await self.store.release_embedding(name, self.holder)
             await self._wake.wait()
 
     async def _claim(self) -> float:
