@@ -272,3 +272,21 @@ async def test_a_claim_left_by_a_process_that_died_is_taken_over(
     assert embedder.calls == [(["uno", "reply-1"], False)]
     assert time.time() >= now + 0.3  # not before the dead one's claim ran out
     await indexer.close()
+
+
+async def test_an_indexer_closed_while_claiming_leaves_no_claim_behind(
+    store: SqliteStore, make_engine: MakeEngine, db_path: Path
+) -> None:
+    """close() may cancel the task while its claim is on its way: the statement still runs
+    to its end, so the claim must be given up all the same, or the other process would wait
+    out the whole hold before embedding anything."""
+    await collect(make_engine(MemoryModel()), msg("uno"))
+    for _ in range(10):
+        indexer = Indexer(store, FakeEmbedder())
+        indexer.kick()
+        await asyncio.sleep(0)  # the task starts and asks for the claim
+        await asyncio.sleep(0)
+        await indexer.close()
+        await asyncio.sleep(0.02)
+        with sqlite3.connect(db_path) as raw:
+            assert raw.execute("SELECT holder FROM embedded").fetchall() in ([], [(None,)])
