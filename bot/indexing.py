@@ -122,12 +122,16 @@ class Indexer:
                 return True
             try:
                 texts = [text for _, _, text in wanted]
-                vectors = await self.embedder.embed(texts) if wanted else []
+                # Well inside the claim: a call that outlived it could be paid twice, by
+                # this process and by the one that took the claim over meanwhile.
+                async with asyncio.timeout(self.hold / 2):
+                    vectors = await self.embedder.embed(texts) if wanted else []
             except asyncio.CancelledError:
                 raise
-            except ModelUnavailable as exc:
+            except (ModelUnavailable, TimeoutError) as exc:
                 # An outage: nothing is passed over, the batch waits for the embedder.
-                log.warning("embedder unavailable, %d turns wait: %s", len(wanted), exc)
+                why = str(exc) or f"no answer in {self.hold / 2:.0f} s"
+                log.warning("embedder unavailable, %d turns wait: %s", len(wanted), why)
                 await self.sleep(self.retry_after)
                 continue
             except Exception as exc:

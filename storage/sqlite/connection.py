@@ -171,7 +171,8 @@ class Database:
                 await _step(conn, "WAL checkpoint", conn.execute("PRAGMA wal_checkpoint(PASSIVE)"))
         finally:
             # A clean stop: status stops listing this process at once, not 15 s later.
-            await _step(conn, "heartbeat", heartbeat.leave(conn))
+            async with self._write_lock:
+                await _step(conn, "heartbeat", heartbeat.leave(conn))
             await conn.close()
 
     async def index_pending(self) -> int:

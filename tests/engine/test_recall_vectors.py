@@ -290,3 +290,26 @@ async def test_an_indexer_closed_while_claiming_leaves_no_claim_behind(
         await asyncio.sleep(0.02)
         with sqlite3.connect(db_path) as raw:
             assert raw.execute("SELECT holder FROM embedded").fetchall() in ([], [(None,)])
+
+
+async def test_an_embedding_call_never_outlives_the_claim(
+    store: SqliteStore, make_engine: MakeEngine
+) -> None:
+    """A call that hangs is given up well inside the claim and tried again as an outage,
+    so a process that takes an expired claim over never pays for the same batch twice."""
+
+    class HangsOnce(FakeEmbedder):
+        async def embed(self, texts: Sequence[str], *, query: bool = False) -> list[list[float]]:
+            self.calls.append((list(texts), query))
+            if len(self.calls) == 1:
+                await asyncio.sleep(3600)
+            return [fake_embedding(t, self.dimensions) for t in texts]
+
+    await collect(make_engine(MemoryModel()), msg("uno"))
+    embedder = HangsOnce()
+    indexer = Indexer(store, embedder, retry_after=0.05, hold=0.2)
+    indexer.kick()
+    await asyncio.wait_for(indexer.idle(), 10)
+    assert [texts for texts, _ in embedder.calls] == [["uno", "reply-1"]] * 2
+    assert await store.unembedded(embedder.name) == []
+    await indexer.close()
