@@ -13,22 +13,15 @@ import pytest
 
 from adapters.console_text import RECORD_END
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.processes import NO_SETTINGS, clean_env
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import NO_SETTINGS, ROOT, clean_env, run_cli
 
 
-def run_cli(
+def tertulia(
     args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "--env-file", NO_SETTINGS, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**clean_env(), **env},
+    """`tertulia ARGS` reading no .env, with `env` over a clean environment."""
+    return run_cli(
+        ["--env-file", NO_SETTINGS, *args], {**clean_env(), **env}, stdin=stdin, timeout=timeout
     )
 
 
@@ -47,7 +40,7 @@ async def test_piped_chat_answers_each_line_and_remembers(tmp_path: Path) -> Non
         }
         import asyncio
 
-        done = await asyncio.to_thread(run_cli, ["chat"], env, "hola\nqué tal\n/lang\n\n/model\n")
+        done = await asyncio.to_thread(tertulia, ["chat"], env, "hola\nqué tal\n/lang\n\n/model\n")
     assert done.returncode == 0, done.stderr
     # Piped, each reply ends with a line holding the record separator (U+001E).
     replies = done.stdout.split(RECORD_END)
@@ -60,7 +53,7 @@ async def test_piped_chat_answers_each_line_and_remembers(tmp_path: Path) -> Non
 
 
 def test_piped_chat_on_the_bundled_local_model(tmp_path: Path) -> None:
-    done = run_cli(
+    done = tertulia(
         ["chat"],
         {"TERTULIA_DB": str(tmp_path / "t.db"), "TERTULIA_MAX_OUTPUT_TOKENS": "16"},
         "Hello!\n",
@@ -70,7 +63,7 @@ def test_piped_chat_on_the_bundled_local_model(tmp_path: Path) -> None:
 
 
 def test_run_without_platforms_opens_the_chat_and_says_how_to_connect(tmp_path: Path) -> None:
-    done = run_cli(
+    done = tertulia(
         ["run"],
         {"TERTULIA_DB": str(tmp_path / "t.db"), "TERTULIA_BACKEND": "local"},
         "/help\n",
@@ -89,14 +82,14 @@ def test_run_without_platforms_opens_the_chat_and_says_how_to_connect(tmp_path: 
     ],
 )
 def test_bad_settings_exit_2_with_one_line(env: dict[str, str], variable: str) -> None:
-    done = run_cli(["chat"], env)
+    done = tertulia(["chat"], env)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and variable in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_a_directory_as_database_exits_2_naming_the_setting(tmp_path: Path) -> None:
-    done = run_cli(["chat"], {"TERTULIA_DB": str(tmp_path)}, timeout=60)
+    done = tertulia(["chat"], {"TERTULIA_DB": str(tmp_path)}, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "TERTULIA_DB" in done.stderr and done.stderr.count("\n") == 1
 
@@ -104,7 +97,7 @@ def test_a_directory_as_database_exits_2_naming_the_setting(tmp_path: Path) -> N
 def test_a_file_that_is_not_a_database_exits_2_naming_the_setting(tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_bytes(b"this is not sqlite" * 100)
-    done = run_cli(["chat"], {"TERTULIA_DB": str(bad)}, timeout=60)
+    done = tertulia(["chat"], {"TERTULIA_DB": str(bad)}, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "TERTULIA_DB" in done.stderr and done.stderr.count("\n") == 1
 
@@ -113,13 +106,13 @@ def test_a_file_that_is_not_a_database_exits_2_naming_the_setting(tmp_path: Path
     ("command", "variable"), [("telegram", "TELEGRAM_BOT_TOKEN"), ("discord", "DISCORD_BOT_TOKEN")]
 )
 def test_platform_without_token_exits_2(command: str, variable: str) -> None:
-    done = run_cli([command], {})
+    done = tertulia([command], {})
     assert done.returncode == 2 and variable in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("args", [["--help"], ["chat", "--help"], ["run", "--help"]])
 def test_help_everywhere(args: list[str]) -> None:
-    done = run_cli(args, {})
+    done = tertulia(args, {})
     assert done.returncode == 0 and "usage: tertulia" in done.stdout
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from bot.models.local import LocalModel, Sampling
 from bot.types import Turn
 from storage.sqlite import SqliteStore
 from tests.dataset.conftest import Person
-from tests.processes import NO_SETTINGS, ROOT, clean_env
+from tests.processes import NO_SETTINGS, clean_env, run_cli
 
 pytest.importorskip("peft", reason="the tune extra is not installed: run `make tune`")
 
@@ -38,13 +37,10 @@ TAUGHT = [
 
 
 def tertulia(db: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "--env-file", NO_SETTINGS, *args],
-        capture_output=True,
-        text=True,
+    return run_cli(
+        ["--env-file", NO_SETTINGS, *args],
+        {**clean_env(), "TERTULIA_DB": str(db), "TERTULIA_LOCAL_MODEL": "smollm2"},
         timeout=timeout,
-        cwd=ROOT,
-        env={**clean_env(), "TERTULIA_DB": str(db), "TERTULIA_LOCAL_MODEL": "smollm2"},
     )
 
 
