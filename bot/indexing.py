@@ -55,6 +55,7 @@ class Indexer:
         self.holder = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._held = False  # this process may hold the claim: give it up when done
 
     def kick(self) -> None:
         """New turns may be waiting: embed them soon. Returns at once."""
@@ -77,34 +78,31 @@ class Indexer:
         return bool(await self.store.unembedded(self.embedder.name, limit=1))
 
     async def _run(self) -> None:
-        name = self.embedder.name
         while True:
             self._wake.clear()
-            # Held from the moment it is asked for: a claim asked for just as close()
-            # cancels us still lands (the statement runs to its end), and must be given up.
-            held = True
             try:
-                if (wait := await self._claim()) > 0:
-                    held = False
-                    # Another process embeds (this one's turns too): look again soon,
-                    # since it gives the claim up when done and may leave turns behind.
-                    await self.sleep(wait)
-                    continue
                 while await self._step():
                     pass
             finally:
-                if held:
+                if self._held:
+                    self._held = False
                     with contextlib.suppress(Exception):
-                        await self.store.release_embedding(name, self.holder)
+                        await self.store.release_embedding(self.embedder.name, self.holder)
             await self._wake.wait()
 
     async def _claim(self) -> float:
         """0.0 when this process holds the claim now, else seconds until it may."""
+        # Held from the moment it is asked for: a claim asked for just as close() cancels
+        # us still lands (the statement runs to its end), and must be given up.
+        self._held = True
         now = self.clock()
         until = await self.store.claim_embedding(
             self.embedder.name, self.holder, now=now, hold=self.hold
         )
-        return 0.0 if until == 0.0 else min(self.poll, max(0.05, until - now))
+        if until == 0.0:
+            return 0.0
+        self._held = False
+        return min(self.poll, max(0.05, until - now))
 
     async def _step(self) -> bool:
         """Embed one batch; False when nothing is left."""
@@ -116,8 +114,8 @@ class Indexer:
         refused = 0
         while True:
             if (wait := await self._claim()) > 0:
-                # Lost the claim (this process stalled past it): the new holder has these.
-                log.warning("another process took over embedding; %d turns left to it", len(rows))
+                # Another process embeds (these turns too): look again soon, since it gives
+                # the claim up when done and may leave turns behind.
                 await self.sleep(wait)
                 return True
             try:
