@@ -35,7 +35,6 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,10 +52,17 @@ from bench.bench_recall_drive import (
     local_model,
     make_embedder,
 )
+from bench.bench_recall_facts import (
+    Tally,
+    answers_in_facts,
+    facts_held,
+    report_extractions,
+    show_facts,
+)
 from bench.bench_recall_latency import run_latency
 from bot.context import search_words
 from bot.ports import Embedder
-from bot.types import Fact, TurnRef
+from bot.types import TurnRef
 from storage.sqlite import SqliteStore
 
 
@@ -109,58 +115,6 @@ async def converse(
             sent += chat.sent
         await engine.close()
     return sent, time.perf_counter() - started
-
-
-async def facts_held(path: Path, people: list[Person]) -> tuple[list[list[Fact]], int]:
-    """The facts that hold for each person (not those an update replaced), and how many
-    planting turns were never read for facts (said after a person's last extraction)."""
-    held, unread = [], 0
-    async with SqliteStore(path) as store:
-        for i, person in enumerate(people):
-            user = await store.find_user("bench", f"p{i}")
-            assert user is not None
-            held.append(await store.facts(user.ids))
-            unread += sum(text in person.planted for _, text, _ in await store.unlearnt(user.id))
-    return held, unread
-
-
-def answers_in_facts(people: list[Person], held: list[list[Fact]]) -> tuple[int, int, int]:
-    """(planted answers written in some fact, planted answers, facts holding no answer):
-    what the facts could give recall, and how much of them is noise."""
-    found = total = noise = 0
-    for person, facts in zip(people, held, strict=True):
-        answers = {q.answer for q in person.questions}
-        total += len(answers)
-        found += sum(any(contains(f.text, a) for f in facts) for a in answers)
-        noise += sum(not any(contains(f.text, a) for a in answers) for f in facts)
-    return found, total, noise
-
-
-def show_facts(people: list[Person], held: list[list[Fact]], shown: int = 3) -> None:
-    """A few people's planted facts beside what was learnt, for a reader to judge."""
-    for i, (person, facts) in enumerate(zip(people[:shown], held, strict=False)):
-        planted = [fact for fact, _ in person.planted.values()]
-        print(f"    p{i} ({person.lang}) planted ({len(planted)}): " + "; ".join(planted))
-        answers = {q.answer for q in person.questions}
-        # Those holding a planted answer first: the reader sees the hits and the noise.
-        texts = sorted(
-            (f.text for f in facts), key=lambda t: not any(contains(t, a) for a in answers)
-        )
-        learnt = [t if len(t) <= 90 else t[:87] + "..." for t in texts]
-        print(f"    p{i} learnt ({len(facts)}), 8 of them, those with a planted answer first:")
-        for text in learnt[:8]:
-            print(f"      - {text}")
-
-
-class Tally(logging.Handler):
-    """Counts the learner's and the local model's warnings instead of printing each."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.seen: Counter[str] = Counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen[str(record.msg).split(",")[0].split(":")[0]] += 1
 
 
 async def embed_all(path: Path, embedder: Embedder) -> float:
@@ -374,26 +328,6 @@ async def with_facts(
         copy = tmp / f"ask-facts-{n}.db"
         copy_db(history, copy)
         report(name, await ask(copy, people, True, vectors), budget)
-
-
-def report_extractions(local: LocalExtractor, tally: Tally) -> None:
-    """How the real model's answers fared with the Learner's parser."""
-    calls = max(1, local.extractions)
-    print(
-        f"    {local.extractions} extraction calls in {local.seconds:.0f} s of the model"
-        f" ({local.seconds / calls:.1f} s a call), {statistics.mean(local.batches or [0]):.1f}"
-        f" messages shown to each (max {max(local.batches or [0])})"
-    )
-    for verdict, n in local.verdicts.most_common():
-        print(f"    {verdict}: {n} ({n / calls:.0%})")
-    print(f"    updates/ends naming an id that was not listed (dropped): {local.dropped}")
-    for answer in local.refused[:3]:
-        print(f"    refused: {' '.join(answer.split())[-200:]!r} ({len(answer)} chars)")
-    for prompt, answer in local.samples[:2]:
-        said = prompt.partition("Their newest messages:\n")[2].replace("\n", " ")
-        print(f"    e.g. shown: {said[:160]}\n         answer: {' '.join(answer.split())[:240]}")
-    for message, n in tally.seen.most_common():
-        print(f"    logged {n}x: {message}")
 
 
 def main() -> None:
