@@ -2,7 +2,8 @@
 history, cold (the model has not seen the conversation) and warm (the next turns), and
 generation speed, through the real engine and SQLite.
 
-Run: .venv/bin/python -m bench.bench_local_history   (--threads N, --context N, --past-turns N)
+Run: .venv/bin/python -m bench.bench_local_history   (--threads N, --context N, --past-turns N,
+     --returning N)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from adapters.runtime import personas
 from bot.engine import Engine
 from bot.models.local import LocalModel
-from bot.types import ConversationKey, IncomingMessage, Turn
+from bot.types import CommandCall, ConversationKey, IncomingMessage, Turn
 from storage.sqlite import SqliteStore
 from tests.fakes.model import FakeModel
 
@@ -85,11 +86,13 @@ async def first_token(engine: Engine, msg: IncomingMessage) -> Timing:
     return Timing((first - started) * 1000, (first_cpu - cpu) * 1000, rate)
 
 
-async def build(store: SqliteStore, local: LocalModel, user: str, history: int) -> int:
+async def build(
+    store: SqliteStore, local: LocalModel, user: str, history: int, first: int = 0
+) -> int:
     """Store about `history` tokens of conversation for `user` (canned answers, real store)."""
     scripted = Engine(store, Scripted(local), personas=personas(), context_tokens=3000)
     stored = 0
-    n = 0
+    n = first
     while stored < history:
         question = QUESTION.format(n=n)
         stored += local.estimate_tokens(question) + local.estimate_tokens(ANSWER.format(n=n))
@@ -123,8 +126,33 @@ async def past_the_window(store: SqliteStore, local: LocalModel, turns: int) -> 
     )
 
 
+async def returning(store: SqliteStore, local: LocalModel, turns: int) -> None:
+    """Someone back after /new: each message recalls earlier exchanges about the bridge."""
+    await build(store, local, "back", 1000, first=100)
+    await first_token(Engine(store, local, personas=personas()), new_conversation("back"))
+    stored = await build(store, local, "back", 1000)
+    engine = Engine(store, local, personas=personas(), context_tokens=3000)
+    # Each asks about another bridge of the earlier conversation: recall finds other exchanges.
+    asks = [f"What did you tell me about the bridge number {100 + i * 3}?" for i in range(turns)]
+    times = [await first_token(engine, message("back", ask)) for ask in asks]
+    shown = ", ".join(f"{t.wall_ms:,.0f}" for t in times)
+    print(
+        f"returning after /new ({stored} tokens in this conversation, 1,000 in the one before,"
+        f" recall on), {turns} turns (the first is cold): first token ms {shown}"
+    )
+
+
+def new_conversation(user: str) -> IncomingMessage:
+    return IncomingMessage(ConversationKey("bench", user, "c"), "", command=CommandCall("new"))
+
+
 async def measure(
-    threads: int, context: int, max_tokens: int, warm_turns: int, past_turns: int = 0
+    threads: int,
+    context: int,
+    max_tokens: int,
+    warm_turns: int,
+    past_turns: int = 0,
+    back_turns: int = 0,
 ) -> None:
     local = LocalModel(context=context, threads=threads, max_output_tokens=max_tokens)
     await local.open()
@@ -155,6 +183,8 @@ async def measure(
                 )
                 if past_turns:
                     await past_the_window(store, local, past_turns)
+                if back_turns:
+                    await returning(store, local, back_turns)
     finally:
         await local.close()
     print(
@@ -177,9 +207,22 @@ def main() -> None:
         default=0,
         help="also time N turns of a conversation past the window",
     )
+    parser.add_argument(
+        "--returning",
+        type=int,
+        default=0,
+        help="also time N turns of someone back after /new, with recall on",
+    )
     args = parser.parse_args()
     asyncio.run(
-        measure(args.threads, args.context, args.max_tokens, args.warm_turns, args.past_turns)
+        measure(
+            args.threads,
+            args.context,
+            args.max_tokens,
+            args.warm_turns,
+            args.past_turns,
+            args.returning,
+        )
     )
 
 

@@ -71,14 +71,24 @@ class Prompter:
         facts = [f for f in ingested.facts if where is None or f.chat_id == where]
         memory = context.Memory(facts, ingested.summary, found, words)
         extra = context.memory_prompt(memory, budget, estimate)
+        # A model that keeps its evaluated prompt (the local one) reuses whatever start of
+        # the prompt it has seen. Memory changes with every message, so for it memory goes
+        # after the window, just before the message: ahead of the window it had the whole
+        # window evaluated again for every message of someone with earlier conversations
+        # (8-9 s a message instead of 0.2 s at 1,000 tokens of history, 2 threads:
+        # `python -m bench.bench_local_history --returning 6`).
+        late = getattr(self.model, "reuses_prefix", False)
         if extra:
-            system = f"{system}\n\n{extra}"
+            if not late:
+                system = f"{system}\n\n{extra}"
             budget -= estimate(extra)
-        # A model that keeps its evaluated prompt (the local one) loses old turns in blocks of
-        # half the budget: the prompt's start then stays the same for many turns, and the
-        # prompt evaluated again after a block goes costs about one turn per turn overall.
-        step = self.context_tokens // 2 if getattr(self.model, "reuses_prefix", False) else 0
+        # The same model loses old turns in blocks of half the budget: the prompt's start
+        # then stays the same for many turns, and the prompt evaluated again after a block
+        # goes costs about one turn per turn overall.
+        step = self.context_tokens // 2 if late else 0
         turns = context.fit_window(stored, max(budget, 0), step)
+        if extra and late:
+            turns.append(Turn("system", extra))
         turns.append(Turn("user", text, images))
         return system, turns
 

@@ -8,6 +8,9 @@ from enum import StrEnum
 from typing import Literal
 
 Role = Literal["user", "assistant"]
+# A turn of a request may also be "system": memory placed after the window, sent only to a
+# model that keeps its evaluated prompt (reuses_prefix: the local one). See bot/prompting.py.
+PromptRole = Literal["user", "assistant", "system"]
 
 
 class TurnKind(StrEnum):
@@ -145,7 +148,7 @@ class IncomingMessage:
 class Turn:
     """One turn of context handed to a model."""
 
-    role: Role
+    role: PromptRole
     text: str
     images: tuple[Image, ...] = ()
 

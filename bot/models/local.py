@@ -23,6 +23,8 @@ from bot.types import Turn
 log = logging.getLogger(__name__)
 
 _Item = str | BaseException | None  # a text chunk, a failure, or None for "finished"
+# llama-cpp-python's chat formats that drop system messages: ours are folded into user turns.
+NO_SYSTEM_ROLE = frozenset({"gemma"})
 
 
 class LocalModelMissing(ModelError):
@@ -239,7 +241,10 @@ class LocalModel:
             return llm.detokenize(ids).decode("utf-8", errors="ignore")
 
         budget = self.context_tokens - self.max_output_tokens - local_prompt.PROMPT_MARGIN
-        return local_prompt.fit(system, turns, budget, tokens, detokenize).messages
+        messages = local_prompt.fit(system, turns, budget, tokens, detokenize).messages
+        if self.chat_format in NO_SYSTEM_ROLE:
+            return local_prompt.fold_system(messages)
+        return messages
 
     async def close(self) -> None:
         """Free the model after any running generation ends, then stop the worker."""

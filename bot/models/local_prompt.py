@@ -95,11 +95,33 @@ def fit(
         kept.append({"role": turn.role, "content": turn.text})
         budget -= size
     kept.reverse()
-    # Chat templates expect the conversation to open with the user.
-    while len(kept) > 1 and kept[0]["role"] != "user":
+    # Chat templates expect the conversation to open with the user (memory, a late
+    # system message, may come first when the window is empty).
+    while len(kept) > 1 and kept[0]["role"] == "assistant":
         kept.pop(0)
     if len(kept) < len(turns):
         log.debug("local: trimmed %d of %d turns to fit", len(turns) - len(kept), len(turns))
     if cut:
         log.info("local: cut %d characters from the middle of a long message", cut)
     return Fitted(head + kept, cut)
+
+
+def fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each system message joined to the start of the user message after it.
+
+    For a chat format with no system role (llama-cpp-python's "gemma" drops system messages
+    whole, persona and memory with them), the way Gemma's own template does it.
+    """
+    out: list[dict[str, str]] = []
+    waiting: list[str] = []
+    for message in messages:
+        if message["role"] == "system":
+            waiting.append(message["content"])
+            continue
+        if waiting and message["role"] == "user":
+            message = {"role": "user", "content": "\n\n".join([*waiting, message["content"]])}
+            waiting = []
+        out.append(message)
+    if waiting:  # nothing from the user after it (never from the engine): keep it as theirs
+        out.append({"role": "user", "content": "\n\n".join(waiting)})
+    return out

@@ -21,6 +21,7 @@ from bot.models.local_models import (
     lookup,
     model_file,
 )
+from bot.models.local_prompt import fold_system
 from bot.types import Turn
 from config.settings import Settings, SettingsError
 from tests.processes import NO_SETTINGS, clean_env
@@ -202,10 +203,36 @@ async def test_gemma3_270m_joins_and_runs_with_the_gemma_template() -> None:
     try:
         chunks = [c async for c in m.stream("", [Turn("user", "Hello")])]
         assert m._llm is not None and m._llm.chat_format == "gemma"
+        # llama-cpp-python's "gemma" format drops system messages: the persona and the
+        # memory reach the model folded into the user turn after them, as Gemma's own
+        # template does it.
+        turns = [Turn("user", "Hi"), Turn("assistant", "Hello"), Turn("system", "Moon: Zuzu")]
+        [c async for c in m.stream("Your name is Zorblax.", [*turns, Turn("user", "Name?")])]
+        seen = m._llm.detokenize(m._llm._input_ids.tolist()).decode(errors="ignore")
+        assert "Your name is Zorblax." in seen.split("Hi")[0]
+        assert "Moon: Zuzu" in seen.split("Hello")[1].split("Name?")[0]
     finally:
         await m.close()
     assert m.path.stat().st_size == 253113024
     assert "".join(chunks).strip()  # the base model says nothing useful, but it runs
+
+
+def test_system_messages_fold_into_the_next_user_message() -> None:
+    messages = [
+        {"role": "system", "content": "persona"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "system", "content": "memory"},
+        {"role": "user", "content": "what now?"},
+    ]
+    assert fold_system(messages) == [
+        {"role": "user", "content": "persona\n\nhi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "memory\n\nwhat now?"},
+    ]
+    assert fold_system([{"role": "system", "content": "alone"}]) == [
+        {"role": "user", "content": "alone"}
+    ]
 
 
 def test_the_language_rule_is_appended_once() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.context import fit_window
 from bot.types import StoredTurn, Turn
-from tests.conftest import MakeEngine, events, msg
+from tests.conftest import MakeEngine, collect, command, events, msg
 from tests.fakes.model import FakeModel
 
 
@@ -70,3 +70,42 @@ async def test_engine_drops_turns_in_blocks_for_a_prefix_reusing_model(
         starts[reusing] = [turns[0].text for _, turns in model.calls]
     assert changes(starts[False]) > 20
     assert changes(starts[True]) <= changes(starts[False]) // 3
+
+
+async def test_memory_goes_after_the_window_for_a_prefix_reusing_model(
+    make_engine: MakeEngine,
+) -> None:
+    """Recall changes with every message: ahead of the window, it had a model that reuses
+    its evaluated prompt evaluate the whole window again for each message."""
+    calls: dict[bool, list[tuple[str, list[Turn]]]] = {}
+    for reusing in (False, True):
+        model = Reusing("fine") if reusing else FakeModel("fine")
+        engine = make_engine(model)
+        user = f"r{int(reusing)}"
+        await events(engine, msg("My bicycle is called Rocinante", user))
+        await events(engine, msg("The greenhouse has seven tomato plants", user))
+        await collect(engine, command("/new", user=user))
+        await events(engine, msg("Tell me about the weather", user))
+        before = len(model.calls)
+        await events(engine, msg("What is my bicycle called?", user))
+        await events(engine, msg("How many tomato plants are there?", user))
+        calls[reusing] = [(system, list(turns)) for system, turns in model.calls[before:]]
+    # Elsewhere the recalled exchange is in the system prompt, as before.
+    (bike_system, bike_turns), (tomato_system, _) = calls[False]
+    assert "Rocinante" in bike_system and "tomato" in tomato_system
+    assert all(t.role != "system" for t in bike_turns)
+    # For the reusing model the system prompt and the window stay as they were, and memory
+    # is a system turn right before the newest message.
+    (bike_system, bike_turns), (tomato_system, tomato_turns) = calls[True]
+    assert bike_system == tomato_system and "Rocinante" not in bike_system
+    assert [t.role for t in bike_turns[-2:]] == ["system", "user"]
+    assert "Rocinante" in bike_turns[-2].text and "tomato" in tomato_turns[-2].text
+    assert bike_turns[-1].text == "What is my bicycle called?"
+    # The turns before it are the previous request's turns plus its answer: only the
+    # memory and the newest message are new to the model.
+    assert [t.role for t in bike_turns[:-2]] == ["user", "assistant"]
+    assert tomato_turns[: len(bike_turns) - 2] == bike_turns[:-2]
+    assert tomato_turns[len(bike_turns) - 2 : len(bike_turns)] == [
+        bike_turns[-1],
+        Turn("assistant", "fine"),
+    ]
