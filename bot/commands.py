@@ -10,10 +10,34 @@ from bot.command_base import Answer, Command, CommandArg, CommandContext, d
 from bot.i18n import LANGS, t
 from bot.types import CommandCall
 
-__all__ = ["REGISTRY", "Answer", "Command", "CommandArg", "CommandContext", "parse_command"]
+__all__ = [
+    "REGISTRY",
+    "Answer",
+    "Command",
+    "CommandArg",
+    "CommandContext",
+    "parse_command",
+    "run_command",
+]
 
 # "/name", "/name@botname" or "/name args"; "/etc/passwd" is text, not a command.
 COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
+
+
+async def run_command(ctx: CommandContext, name: str) -> Answer:
+    """Command `name` of `ctx.registry` run for the caller, or why it may not run."""
+    lang = ctx.lang
+    cmd = ctx.registry.get(name)
+    if cmd is None:
+        return Answer(t("unknown_command", lang, name=name))
+    if cmd.admin_only and not ctx.is_admin:
+        return Answer(t("admin_only", lang, name=name))
+    public = cmd.personal and not (ctx.msg.is_direct or ctx.msg.private)
+    if public and cmd.in_public is None:
+        # It would show the person's own data to everyone in the group.
+        return Answer(t("private_only", lang, name=name))
+    answer = await (cmd.in_public if public and cmd.in_public else cmd.handler)(ctx)
+    return answer if isinstance(answer, Answer) else Answer(answer)
 
 
 def parse_command(text: str) -> CommandCall | None:

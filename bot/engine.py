@@ -12,7 +12,7 @@ from contextlib import aclosing, asynccontextmanager
 from bot import context
 from bot.access import BUDGET_NOTICE_EVERY, DAY, OPEN, Access, day
 from bot.asking import Asking, ask
-from bot.commands import REGISTRY, Answer, Command, CommandContext
+from bot.commands import REGISTRY, Command, CommandContext, run_command
 from bot.feedback_commands import clean_reason, feedback_text
 from bot.i18n import normalize_lang, t
 from bot.indexing import Indexer
@@ -269,7 +269,8 @@ class Engine:
                 yield Done(ingested.ref, Outcome.OK)
             return
         if call is not None:
-            answer = await self._run_command(msg, ingested, lang, call.name, call.args, now)
+            ctx = self._command_context(msg, ingested, lang, call.args, now)
+            answer = await run_command(ctx, call.name)
             if answer.redo is not None and standing is not None:
                 limited = self.access.limited(standing, now)  # ↻ asks the model too
                 if limited is not None:
@@ -306,26 +307,10 @@ class Engine:
             key.platform, key.user_id, day=day(now), burst=self.access.burst
         )
 
-    async def _run_command(
-        self,
-        msg: IncomingMessage,
-        ingested: Ingested,
-        lang: str,
-        name: str,
-        args: str,
-        now: float = 0.0,
-    ) -> Answer:
-        cmd = self.registry.get(name)
-        if cmd is None:
-            return Answer(t("unknown_command", lang, name=name))
-        admin = self.is_admin(msg)
-        if cmd.admin_only and not admin:
-            return Answer(t("admin_only", lang, name=name))
-        public = cmd.personal and not (msg.is_direct or msg.private)
-        if public and cmd.in_public is None:
-            # It would show the person's own data to everyone in the group.
-            return Answer(t("private_only", lang, name=name))
-        ctx = CommandContext(
+    def _command_context(
+        self, msg: IncomingMessage, ingested: Ingested, lang: str, args: str, now: float
+    ) -> CommandContext:
+        return CommandContext(
             msg=msg,
             user=ingested.user,
             lang=lang,
@@ -335,14 +320,12 @@ class Engine:
             personas=self.personas,
             default_persona=self.default_persona,
             registry=self.registry,
-            is_admin=admin,
+            is_admin=self.is_admin(msg),
             conversation_id=ingested.ref.conversation_id,
             access=self.access,
             admins=self.admins,
             now=now or self.clock(),
         )
-        answer = await (cmd.in_public if public and cmd.in_public else cmd.handler)(ctx)
-        return answer if isinstance(answer, Answer) else Answer(answer)
 
     async def _generate(
         self,
