@@ -13,8 +13,9 @@ Run: .venv/bin/python -m bench.bench_recall
 
 1. Dialogues (bench/bench_recall_data.py): generated people talk to the real Engine on a
 real SqliteStore in a temp file, one conversation per session (/new before each), with a
-fake model that answers a short canned reply. Then, in a new conversation, questions whose
-answers sit in known turns. A question counts as found when its answer is in the request
+fake model that answers a canned reply of 150-300 characters (as long as a real one: a
+recalled exchange brings its reply when it fits). Then, in a new conversation, questions
+whose answers sit in known turns. A question counts as found when its answer is in the request
 the model received (system prompt + turns, the question itself left out). The [bound] rows
 talk again with facts learnt (every TERTULIA_FACTS_EVERY exchanges, its default) by a
 scripted extractor that writes exactly the planted facts: an upper bound for facts. With
@@ -348,7 +349,7 @@ def main() -> None:
     args.people = args.people or (6 if args.quick else 20)
     args.sessions = args.sessions or (8 if args.quick else 30)
     print(
-        "tertulia recall bench: in-process; fake model (short canned replies); real Engine"
+        "tertulia recall bench: in-process; fake model (canned replies of 150-300 characters); real Engine"
         f" + SqliteStore; machine: {os.cpu_count()} cores, {platform.machine()},"
         f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     )

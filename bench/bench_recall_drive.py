@@ -27,7 +27,23 @@ from storage.sqlite import SqliteStore
 from tests.fakes.model import FakeModel
 from tests.fakes.vectors import fake_embedding
 
-REPLIES = ("Entiendo.", "¡Vaya!", "Claro.", "Got it.", "Nice!", "I see.")
+# As long as a chat model's usual replies (150-300 characters): a recalled exchange brings
+# its reply along when it fits, so one-word replies would let far more exchanges fit the
+# budget than real ones do.
+REPLIES = (
+    "Entiendo, gracias por contármelo. Suena a que ha sido un día con bastante movimiento;"
+    " si quieres, luego lo vemos con calma y me cuentas qué tal va todo lo demás.",
+    "¡Vaya! No me lo esperaba. Me alegra que me lo cuentes: a veces ayuda ponerlo en"
+    " palabras. ¿Quieres que pensemos juntos qué hacer, o prefieres simplemente charlar?",
+    "Claro, tiene todo el sentido. Lo apunto para tenerlo en cuenta la próxima vez que"
+    " hablemos de esto, y si cambia algo, avísame y lo actualizamos sin problema.",
+    "Got it, thanks for telling me. That sounds like quite a day; if you like, we can go"
+    " over it later and you can tell me how everything else is going.",
+    "Nice! I did not see that coming. I am glad you shared it: putting things into words"
+    " often helps. Do you want to think it through together, or just chat for a while?",
+    "I see, that makes sense. I will keep it in mind for the next time we talk about this,"
+    " and if anything changes, just let me know and we will take it from there.",
+)
 
 
 def canned(turns: Sequence[Turn]) -> str:

@@ -12,6 +12,7 @@ from bot.types import Fact, Recalled, StoredTurn, Summary, Turn
 
 _WORD = re.compile(r"\w{3,}")  # shorter words match too much to be worth a search
 SNIPPET_CHARS = 300
+WHOLE_FIRST = 3  # recalled exchanges given whole before the others get a line each
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 
@@ -49,14 +50,26 @@ class Memory:
     words: Sequence[str] = ()  # the message's search words: matching facts go first
 
 
-def memory_prompt(memory: Memory, budget: int, estimate: Estimate, shares: Shares = SHARES) -> str:
-    """The memory sections for the system prompt, each within its share of `budget`."""
-    parts = [
-        facts_block(memory.facts, memory.words, int(budget * shares.facts), estimate),
-        summary_block(memory.summary, int(budget * shares.summary), estimate),
-        recall_block(memory.recalled, int(budget * shares.recall), estimate),
-    ]
-    return "\n\n".join(p for p in parts if p)
+def memory_prompt(
+    memory: Memory,
+    budget: int,
+    estimate: Estimate,
+    shares: Shares = SHARES,
+    *,
+    lend: bool = True,
+) -> str:
+    """The memory sections for the system prompt, each within its share of `budget`.
+
+    With `lend`, what the facts and the summary leave of their shares goes to recall (a
+    person with few facts, in a conversation too young for a summary, gets more of their
+    earlier conversations); the recent turns keep their own share either way.
+    """
+    facts = facts_block(memory.facts, memory.words, int(budget * shares.facts), estimate)
+    summary = summary_block(memory.summary, int(budget * shares.summary), estimate)
+    left = int(budget * (shares.facts + shares.summary)) - estimate(facts) - estimate(summary)
+    room = int(budget * shares.recall) + (max(0, left) if lend else 0)
+    recall = recall_block(memory.recalled, room, estimate)
+    return "\n\n".join(p for p in (facts, summary, recall) if p)
 
 
 def nearest_facts(facts: Sequence[Fact], words: Sequence[str]) -> list[Fact]:
@@ -130,8 +143,16 @@ def search_words(text: str) -> list[str]:
 
 
 def recall_block(recalled: Sequence[Recalled], budget: int, estimate: Estimate) -> str:
-    """Earlier exchanges for the system prompt, best first, as many as fit `budget` tokens."""
-    lines: list[str] = []
+    """Earlier exchanges for the prompt, best first, as many as fit `budget` tokens.
+
+    The best WHOLE_FIRST come as whole exchanges (what the person said and what you
+    answered: an answer often sits in the reply to the matching line); every other found
+    turn first gets a line of its own words, and then, best first, those lines grow into
+    whole exchanges while they fit. A line for each of many hits beats whole exchanges for
+    a few: replies are long, and the person's own words are where they told about
+    themselves (bench/bench_recall.py).
+    """
+    exchanges: list[tuple[str, str]] = []  # (their own line, the whole exchange), best first
     seen: set[str] = set()
     for hit in recalled:
         question, answer = (
@@ -142,12 +163,28 @@ def recall_block(recalled: Sequence[Recalled], budget: int, estimate: Estimate) 
             continue  # both turns of one exchange matched
         seen.add(key)
         day = _day(hit.said_at)
-        line = f"- [{day}] They said: {_clip(question)}" if question else f"- [{day}]"
-        if answer:
-            line += f" / You answered: {_clip(answer)}"
-        lines.append(line)
+        said = f"They said: {_clip(question)}" if question else ""
+        answered = f"You answered: {_clip(answer)}" if answer else ""
+        own = said if hit.role == "user" or not answered else answered
+        whole = " / ".join(p for p in (said, answered) if p)
+        exchanges.append((f"- [{day}] {own}", f"- [{day}] {whole}"))
     head = "From earlier conversations with this person (use what helps, never invent more):"
-    return _fill(head, lines, budget, estimate)
+    used = estimate(head)
+    lines: list[str] = []
+    wholes: list[str] = []
+    for n, (own, whole) in enumerate(exchanges):
+        first = whole if n < WHOLE_FIRST else own
+        cost = estimate(first)
+        if used + cost <= budget:  # a long line gives way; a shorter one may still fit
+            lines.append(first)
+            wholes.append(whole)
+            used += cost
+    for n, whole in enumerate(wholes):
+        extra = estimate(whole) - estimate(lines[n])
+        if extra > 0 and used + extra <= budget:
+            lines[n] = whole
+            used += extra
+    return "\n".join([head, *lines]) if lines else ""
 
 
 def _fill(head: str, lines: Sequence[str], budget: int, estimate: Estimate) -> str:

@@ -12,8 +12,9 @@ from bot.types import Image, IncomingMessage, Ingested, Persona, Recalled, Turn
 
 log = logging.getLogger(__name__)
 
-# Earlier exchanges asked of recall: as many as recall's share of the budget holds.
-RECALL_HITS = 12
+# Earlier exchanges asked of recall: about as many as its largest room (recall's own share,
+# plus what facts and summary leave) holds as one-line hits at the default budget.
+RECALL_HITS = 60
 
 
 @dataclass(slots=True)
@@ -70,14 +71,16 @@ class Prompter:
         # The person's facts came with their turn; a group sees only those said in it.
         facts = [f for f in ingested.facts if where is None or f.chat_id == where]
         memory = context.Memory(facts, ingested.summary, found, words)
-        extra = context.memory_prompt(memory, budget, estimate)
+        # A model that reads its whole memory again for every message (the local one, below)
+        # keeps to recall's own share: each token of it is paid on every message.
+        late = getattr(self.model, "reuses_prefix", False)
+        extra = context.memory_prompt(memory, budget, estimate, lend=not late)
         # A model that keeps its evaluated prompt (the local one) reuses whatever start of
         # the prompt it has seen. Memory changes with every message, so for it memory goes
         # after the window, just before the message: ahead of the window it had the whole
         # window evaluated again for every message of someone with earlier conversations
         # (8-9 s a message instead of 0.2 s at 1,000 tokens of history, 2 threads:
         # `python -m bench.bench_local_history --returning 6`).
-        late = getattr(self.model, "reuses_prefix", False)
         if extra:
             if not late:
                 system = f"{system}\n\n{extra}"

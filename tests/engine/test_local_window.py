@@ -109,3 +109,24 @@ async def test_memory_goes_after_the_window_for_a_prefix_reusing_model(
         bike_turns[-1],
         Turn("assistant", "fine"),
     ]
+
+
+async def test_a_prefix_reusing_model_keeps_memory_to_recalls_own_share(
+    make_engine: MakeEngine,
+) -> None:
+    """Every token of memory is read again on every message by such a model: recall does not
+    borrow the facts' and summary's unused shares for it, as it does for the others."""
+    sizes: dict[bool, int] = {}
+    for reusing in (False, True):
+        model = Reusing("fine") if reusing else FakeModel("fine")
+        engine = make_engine(model, context_tokens=1000)
+        user = f"s{int(reusing)}"
+        for i in range(40):
+            await events(engine, msg(f"Note {i}: the garden needs water on day {i}", user))
+        await collect(engine, command("/new", user=user))
+        await events(engine, msg("When does the garden need water?", user))
+        system, turns = model.calls[-1]
+        start = system.find("From earlier conversations")
+        memory = turns[-2].text if reusing else system[start:]
+        sizes[reusing] = model.estimate_tokens(memory)
+    assert sizes[True] <= 1000 * 0.20 < sizes[False] <= 1000 * 0.50
