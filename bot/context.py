@@ -66,8 +66,10 @@ def memory_prompt(
     """
     facts = facts_block(memory.facts, memory.words, int(budget * shares.facts), estimate)
     summary = summary_block(memory.summary, int(budget * shares.summary), estimate)
-    left = int(budget * (shares.facts + shares.summary)) - estimate(facts) - estimate(summary)
-    room = int(budget * shares.recall) + (max(0, left) if lend else 0)
+    room = int(budget * shares.recall)
+    if lend:
+        left = int(budget * (shares.facts + shares.summary)) - estimate(facts) - estimate(summary)
+        room += max(0, left)
     recall = recall_block(memory.recalled, room, estimate)
     return "\n\n".join(p for p in (facts, summary, recall) if p)
 
@@ -171,18 +173,19 @@ def recall_block(recalled: Sequence[Recalled], budget: int, estimate: Estimate) 
     head = "From earlier conversations with this person (use what helps, never invent more):"
     used = estimate(head)
     lines: list[str] = []
-    wholes: list[str] = []
+    shorter: list[tuple[int, int, str]] = []  # (place, cost so far, whole) of the short lines
     for n, (own, whole) in enumerate(exchanges):
         first = whole if n < WHOLE_FIRST else own
         cost = estimate(first)
         if used + cost <= budget:  # a long line gives way; a shorter one may still fit
+            if first != whole:
+                shorter.append((len(lines), cost, whole))
             lines.append(first)
-            wholes.append(whole)
             used += cost
-    for n, whole in enumerate(wholes):
-        extra = estimate(whole) - estimate(lines[n])
-        if extra > 0 and used + extra <= budget:
-            lines[n] = whole
+    for place, cost, whole in shorter:
+        extra = estimate(whole) - cost
+        if used + extra <= budget:
+            lines[place] = whole
             used += extra
     return "\n".join([head, *lines]) if lines else ""
 
