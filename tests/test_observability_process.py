@@ -21,7 +21,9 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import clean_env, kill, start_cli, terminate
 
-ANA, BEN = 42, 43
+# Ids as long as real Telegram ones: a two-digit id turned up inside a 16-digit hex
+# pseudonym by chance ("42ece999...", about one run in 17), failing the check below.
+ANA, BEN = 5_842_170_093, 5_842_170_094
 QUESTIONS = {ANA: ["¿qué es un ornitorrinco?", "cuéntame más del ornitorrinco"], BEN: ["hola"]}
 
 
